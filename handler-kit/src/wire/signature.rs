@@ -1,0 +1,189 @@
+//! The `X-Pusher-Signature` rule: lowercase hex of HMAC-SHA256, keyed with the app secret's
+//! UTF-8 bytes, over the exact payload bytes.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length in bytes of an HMAC-SHA256 digest.
+pub const SIGNATURE_LEN: usize = 32;
+/// Length in characters of a signature as sent in `X-Pusher-Signature`.
+pub const SIGNATURE_HEX_LEN: usize = 2 * SIGNATURE_LEN;
+
+/// An app secret. Its `Debug` output never shows the secret.
+///
+/// The signing key is prepared once, so verifying many payloads with the same secret does not
+/// re-derive it each time.
+///
+/// ```
+/// use soketi_handler_kit::wire::Secret;
+/// let secret = Secret::new("app1secret");
+/// assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+/// ```
+#[derive(Clone)]
+pub struct Secret {
+    mac: HmacSha256,
+}
+
+impl Secret {
+    /// A secret from its text, as it appears in soketi's app configuration.
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        // HMAC accepts keys of any length (long keys are hashed first): this cannot fail.
+        let mac = HmacSha256::new_from_slice(secret.as_ref())
+            .expect("HMAC-SHA256 accepts keys of any length");
+        Secret { mac }
+    }
+
+    /// Signs `payload`: what goes into `X-Pusher-Signature`.
+    ///
+    /// ```
+    /// use soketi_handler_kit::wire::Secret;
+    /// let payload = br#"{"time_ms":1795877256368,"events":[{"name":"channel_occupied","channel":"public-chan"}]}"#;
+    /// assert_eq!(
+    ///     Secret::new("app1secret").sign(payload).to_string(),
+    ///     "85ec68d7113d3f7ad3173227f71b3cbbdf08d39656033108ded87ddf9f98e8bb"
+    /// );
+    /// ```
+    pub fn sign(&self, payload: &[u8]) -> Signature {
+        let mut mac = self.mac.clone();
+        mac.update(payload);
+        let mut out = [0u8; SIGNATURE_LEN];
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        Signature(out)
+    }
+
+    /// Whether `signature` is this secret's signature of `payload`, compared in constant time.
+    pub fn verifies(&self, payload: &[u8], signature: &Signature) -> bool {
+        bool::from(self.sign(payload).0.ct_eq(&signature.0))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A decoded `X-Pusher-Signature`: the 32 bytes of an HMAC-SHA256.
+///
+/// `Display` prints the lowercase hex form sent on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature([u8; SIGNATURE_LEN]);
+
+impl Signature {
+    /// Parses the header value: exactly 64 lowercase hex digits, as soketi, Pusher and Node's
+    /// `digest('hex')` produce. Anything else is an error, never a panic.
+    ///
+    /// ```
+    /// use soketi_handler_kit::wire::{Signature, SignatureFormatError};
+    /// let hex = "85ec68d7113d3f7ad3173227f71b3cbbdf08d39656033108ded87ddf9f98e8bb";
+    /// assert_eq!(Signature::from_hex(hex).unwrap().to_string(), hex);
+    /// assert_eq!(Signature::from_hex("abc"), Err(SignatureFormatError::WrongLength { len: 3 }));
+    /// assert_eq!(
+    ///     Signature::from_hex(&hex.to_uppercase()),
+    ///     Err(SignatureFormatError::Uppercase)
+    /// );
+    /// ```
+    pub fn from_hex(value: &str) -> Result<Self, SignatureFormatError> {
+        if value.len() != SIGNATURE_HEX_LEN {
+            return Err(SignatureFormatError::WrongLength { len: value.len() });
+        }
+        if let Some(position) = value.bytes().position(|b| !b.is_ascii_hexdigit()) {
+            return Err(SignatureFormatError::NotHex { position });
+        }
+        if value.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(SignatureFormatError::Uppercase);
+        }
+        let mut out = [0u8; SIGNATURE_LEN];
+        hex::decode_to_slice(value, &mut out)
+            .map_err(|_| SignatureFormatError::NotHex { position: 0 })?;
+        Ok(Signature(out))
+    }
+
+    /// The raw digest bytes.
+    pub fn as_bytes(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({self})")
+    }
+}
+
+/// Why an `X-Pusher-Signature` value is not a well-formed signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureFormatError {
+    /// Not 64 characters long.
+    #[error("signature must be 64 hex digits, got {len} characters")]
+    WrongLength {
+        /// The length received, in bytes.
+        len: usize,
+    },
+    /// A character that is not a hex digit.
+    #[error("signature must be hex digits, found another character at position {position}")]
+    NotHex {
+        /// Byte offset of the first offending character.
+        position: usize,
+    },
+    /// Hex digits in upper case: soketi and Pusher always send lower case.
+    #[error("signature must be lowercase hex (soketi and Pusher send lowercase), got uppercase")]
+    Uppercase,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_flipped_bit_fails_and_the_original_verifies() {
+        let secret = Secret::new("s3cret");
+        let payload = b"{\"time_ms\":1,\"events\":[]}".to_vec();
+        let sig = secret.sign(&payload);
+        assert!(secret.verifies(&payload, &sig));
+        for i in 0..payload.len() {
+            let mut tampered = payload.clone();
+            tampered[i] ^= 0x01;
+            assert!(!secret.verifies(&tampered, &sig), "byte {i}");
+        }
+        assert!(!Secret::new("other").verifies(&payload, &sig));
+    }
+
+    #[test]
+    fn malformed_signatures_are_errors() {
+        let good = "0".repeat(64);
+        assert!(Signature::from_hex(&good).is_ok());
+        assert_eq!(
+            Signature::from_hex(&"0".repeat(63)),
+            Err(SignatureFormatError::WrongLength { len: 63 })
+        );
+        let mut non_hex = good.clone();
+        non_hex.replace_range(10..11, "g");
+        assert_eq!(
+            Signature::from_hex(&non_hex),
+            Err(SignatureFormatError::NotHex { position: 10 })
+        );
+        // A multi-byte character of the right byte length is not hex either.
+        let multibyte = format!("é{}", "0".repeat(62));
+        assert_eq!(
+            Signature::from_hex(&multibyte),
+            Err(SignatureFormatError::NotHex { position: 0 })
+        );
+        assert_eq!(
+            Signature::from_hex(&"A".repeat(64)),
+            Err(SignatureFormatError::Uppercase)
+        );
+    }
+}
