@@ -1,4 +1,79 @@
+//! Verified, typed soketi / Pusher webhooks for Rust AWS Lambda functions.
+//!
+//! soketi can deliver its webhooks by invoking a Lambda function with
+//! `{"payload": {...}, "headers": {...}}`. This crate reads that envelope, verifies
+//! `X-Pusher-Signature` in constant time over the **raw payload bytes** (never a
+//! re-serialization, which would reject real soketi traffic), and dispatches typed events to
+//! your async callbacks, in payload order.
+//!
+//! # A complete function
+//!
+//! ```no_run
+//! use soketi_handler_kit::{Context, Webhooks};
+//! use soketi_handler_kit::wire::{ChannelOccupied, ClientEvent, MemberAdded};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Chat { text: String }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), soketi_handler_kit::Error> {
+//!     let webhooks = Webhooks::from_env()? // SOKETI_SECRET, optional SOKETI_APP_KEY
+//!         .on_channel_occupied(|ev: ChannelOccupied, _cx: Context| async move {
+//!             tracing::info!("{} is now occupied.", ev.channel);
+//!             Ok(())
+//!         })
+//!         .on_member_added(|ev: MemberAdded, _cx: Context| async move {
+//!             tracing::info!(user = %ev.user_id, "joined {}", ev.channel);
+//!             Ok(())
+//!         })
+//!         .on_client_event(|ev: ClientEvent, _cx: Context| async move {
+//!             let chat: Chat = ev.data_as()?; // object or JSON-string data alike
+//!             tracing::info!("{} says {}", ev.channel, chat.text);
+//!             Ok(())
+//!         });
+//!     soketi_handler_kit::run(webhooks).await
+//! }
+//! ```
+//!
+//! # What happens to an invocation
+//!
+//! 1. The envelope is read with the payload kept as the bytes that arrived; headers are looked
+//!    up ignoring case ([`wire::Envelope`]).
+//! 2. The [`Verifier`] checks the signature against the app's secrets ([`Keyring`]): any
+//!    current secret verifies, so secrets can be rotated. A rejected webhook runs no callback
+//!    and fails the invocation with a stable [`ErrorKind`] (`InvalidSignature`,
+//!    `UnknownAppKey`, `MissingSignature`, `MalformedEnvelope`, `Expired`, …).
+//! 3. Events are decoded one by one from the same bytes and passed to the callbacks
+//!    ([`Webhooks`]). Unknown event names are kept ([`wire::Event::Unknown`]), never errors.
+//! 4. If callbacks fail, the other events still run and the invocation fails with one
+//!    aggregated error, so Lambda's retries or on-failure destination see it: make callbacks
+//!    idempotent. Otherwise the invocation returns a [`Summary`].
+//!
+//! There is no default maximum age on `time_ms`: Lambda retries asynchronous invocations for
+//! up to six hours, and a default window would silently lose those retries. Opt in with
+//! [`Verifier::max_age`] or `SOKETI_MAX_AGE_SECONDS`.
+//!
+//! # Feature flags
+//!
+//! - `runtime` (default): the Lambda glue — [`run`], the `tower::Service` implementation and
+//!   the conversion of errors into Lambda function errors. Without it, the crate is the wire
+//!   format, verification and dispatch only, with no `lambda_runtime` dependency (this is how
+//!   the `soketi-lambda-sender` crate uses it).
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod router;
+#[cfg(feature = "runtime")]
+pub mod runtime;
+pub mod testing;
 pub mod verify;
 pub mod wire;
 
+pub use error::{BoxError, Error, ErrorKind};
+pub use router::{
+    CallbackResult, Context, EventFailure, FailureCause, HandlerFailures, Summary, Webhooks,
+};
+#[cfg(feature = "runtime")]
+pub use runtime::{init_tracing, run};
 pub use verify::{ConfigError, Keyring, Rejection, Verified, Verifier};

@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::error::ErrorKind;
 use crate::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
 use crate::wire::{
     Envelope, EnvelopeError, HeaderError, Headers, PayloadError, ReceivedPayload, Secret,
@@ -204,8 +205,11 @@ impl Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut apps: Vec<(&str, usize)> =
-            self.apps.iter().map(|(k, s)| (k.as_str(), s.len())).collect();
+        let mut apps: Vec<(&str, usize)> = self
+            .apps
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.len()))
+            .collect();
         apps.sort();
         f.debug_struct("Keyring")
             .field("single_secrets", &self.any_key.len())
@@ -330,9 +334,9 @@ impl Verifier {
         let signature = Signature::from_hex(signature)?;
         let secrets = self.keyring.secrets_for(key)?;
         // Every secret is tried, so the time taken does not say which one matched.
-        let valid = secrets
-            .iter()
-            .fold(false, |ok, secret| secret.verifies(payload, &signature) | ok);
+        let valid = secrets.iter().fold(false, |ok, secret| {
+            secret.verifies(payload, &signature) | ok
+        });
         if !valid {
             return Err(Rejection::InvalidSignature {
                 key: key.map(str::to_owned),
@@ -443,22 +447,20 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The stable name of this kind of rejection: what a Lambda function error's `errorType`
-    /// says, and what to match on.
-    ///
-    /// `MalformedEnvelope`, `MissingSignature`, `MalformedSignature`, `MissingAppKey`,
-    /// `UnknownAppKey`, `InvalidSignature`, `MalformedPayload`, `Expired`. (A duplicated or
-    /// non-string header is a `MalformedEnvelope`.)
-    pub fn kind(&self) -> &'static str {
+    /// The stable kind: what a Lambda function error's `errorType` says, and what to match on.
+    /// A duplicated or non-string header is a `MalformedEnvelope`.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Rejection::MalformedEnvelope(_) | Rejection::MalformedHeader(_) => "MalformedEnvelope",
-            Rejection::MissingSignature => "MissingSignature",
-            Rejection::MalformedSignature(_) => "MalformedSignature",
-            Rejection::MissingAppKey => "MissingAppKey",
-            Rejection::UnknownAppKey { .. } => "UnknownAppKey",
-            Rejection::InvalidSignature { .. } => "InvalidSignature",
-            Rejection::MalformedPayload(_) => "MalformedPayload",
-            Rejection::Expired { .. } => "Expired",
+            Rejection::MalformedEnvelope(_) | Rejection::MalformedHeader(_) => {
+                ErrorKind::MalformedEnvelope
+            }
+            Rejection::MissingSignature => ErrorKind::MissingSignature,
+            Rejection::MalformedSignature(_) => ErrorKind::MalformedSignature,
+            Rejection::MissingAppKey => ErrorKind::MissingAppKey,
+            Rejection::UnknownAppKey { .. } => ErrorKind::UnknownAppKey,
+            Rejection::InvalidSignature { .. } => ErrorKind::InvalidSignature,
+            Rejection::MalformedPayload(_) => ErrorKind::MalformedPayload,
+            Rejection::Expired { .. } => ErrorKind::Expired,
         }
     }
 }

@@ -65,7 +65,9 @@ impl EventKind {
     /// assert_eq!(EventKind::from_name("Member_Added"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -161,7 +163,9 @@ impl<'de> Deserialize<'de> for UserId {
         let raw = <&RawValue>::deserialize(deserializer)?;
         let text = raw.get();
         if text.starts_with('"') {
-            lenient_string(text).map(UserId::String).map_err(D::Error::custom)
+            lenient_string(text)
+                .map(UserId::String)
+                .map_err(D::Error::custom)
         } else {
             serde_json::from_str::<serde_json::Number>(text)
                 .map(UserId::Number)
@@ -236,8 +240,8 @@ impl ClientData {
 
     /// Client data from a JSON value, printed as `JSON.stringify` would.
     pub fn from_value(value: &serde_json::Value) -> Self {
-        let canonical = js_json::canonicalize(&value.to_string())
-            .unwrap_or_else(|_| "null".to_owned());
+        let canonical =
+            js_json::canonicalize(&value.to_string()).unwrap_or_else(|_| "null".to_owned());
         ClientData::from_canonical(canonical)
     }
 
@@ -655,7 +659,10 @@ fn event_name(raw: &RawValue) -> Result<String, EventDecodeError> {
         name: String,
     }
     if !raw.get().starts_with('{') {
-        return Err(EventDecodeError::new(None, "an event must be a JSON object"));
+        return Err(EventDecodeError::new(
+            None,
+            "an event must be a JSON object",
+        ));
     }
     serde_json::from_str::<Name>(raw.get())
         .map(|n| n.name)
@@ -764,15 +771,31 @@ mod tests {
     #[test]
     fn reads_data_in_every_form_and_keeps_it_raw() {
         let cases = [
-            (r#"{"name":"client_event","channel":"c","event":"client-x","socket_id":"1.2"}"#, None),
-            (r#"{"name":"client_event","channel":"c","event":"client-x","data":null}"#, Some("null")),
-            (r#"{"name":"client_event","channel":"c","event":"client-x","data": {"a" : 1.0}}"#, Some(r#"{"a" : 1.0}"#)),
-            (r#"{"name":"client_event","channel":"c","event":"client-x","data":"\ud800 lone"}"#, Some(r#""\ud800 lone""#)),
+            (
+                r#"{"name":"client_event","channel":"c","event":"client-x","socket_id":"1.2"}"#,
+                None,
+            ),
+            (
+                r#"{"name":"client_event","channel":"c","event":"client-x","data":null}"#,
+                Some("null"),
+            ),
+            (
+                r#"{"name":"client_event","channel":"c","event":"client-x","data": {"a" : 1.0}}"#,
+                Some(r#"{"a" : 1.0}"#),
+            ),
+            (
+                r#"{"name":"client_event","channel":"c","event":"client-x","data":"\ud800 lone"}"#,
+                Some(r#""\ud800 lone""#),
+            ),
         ];
         for (text, expected) in cases {
             match Event::from_raw(&raw(text)) {
                 Ok(Event::ClientEvent(ev)) => {
-                    assert_eq!(ev.data.as_ref().map(ClientData::as_json), expected, "{text}")
+                    assert_eq!(
+                        ev.data.as_ref().map(ClientData::as_json),
+                        expected,
+                        "{text}"
+                    )
                 }
                 other => panic!("{text}: {other:?}"),
             }
@@ -781,12 +804,26 @@ mod tests {
 
     #[test]
     fn user_id_is_a_string_or_a_number_and_nothing_else() {
-        let ok = Event::from_raw(&raw(r#"{"name":"member_added","channel":"p","user_id":42}"#));
-        assert!(matches!(ok, Ok(Event::MemberAdded(MemberAdded { user_id: UserId::Number(_), .. }))));
-        let bad = Event::from_raw(&raw(r#"{"name":"member_added","channel":"p","user_id":true}"#))
-            .expect_err("bool user id");
+        let ok = Event::from_raw(&raw(
+            r#"{"name":"member_added","channel":"p","user_id":42}"#,
+        ));
+        assert!(matches!(
+            ok,
+            Ok(Event::MemberAdded(MemberAdded {
+                user_id: UserId::Number(_),
+                ..
+            }))
+        ));
+        let bad = Event::from_raw(&raw(
+            r#"{"name":"member_added","channel":"p","user_id":true}"#,
+        ))
+        .expect_err("bool user id");
         assert_eq!(bad.name(), Some("member_added"));
-        assert!(bad.to_string().contains("user_id must be a string or a number"), "{bad}");
+        assert!(
+            bad.to_string()
+                .contains("user_id must be a string or a number"),
+            "{bad}"
+        );
         let missing = Event::from_raw(&raw(r#"{"name":"member_added","channel":"p"}"#))
             .expect_err("missing user id");
         assert!(missing.to_string().contains("user_id"), "{missing}");
@@ -799,7 +836,10 @@ mod tests {
             Ok(Event::Unknown(ev)) => {
                 assert_eq!(ev.name, "brand_new");
                 assert_eq!(ev.raw.as_json(), text);
-                assert_eq!(serde_json::to_string(&Event::Unknown(ev)).expect("ser"), text);
+                assert_eq!(
+                    serde_json::to_string(&Event::Unknown(ev)).expect("ser"),
+                    text
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -807,8 +847,10 @@ mod tests {
 
     #[test]
     fn lone_surrogates_in_names_do_not_reject_the_event() {
-        let ev = Event::from_raw(&raw(r#"{"name":"member_added","channel":"p","user_id":"a\udc00b"}"#))
-            .expect("lenient");
+        let ev = Event::from_raw(&raw(
+            r#"{"name":"member_added","channel":"p","user_id":"a\udc00b"}"#,
+        ))
+        .expect("lenient");
         assert_eq!(ev, Event::member_added("p", "a\u{fffd}b"));
     }
 
@@ -818,13 +860,17 @@ mod tests {
         struct Msg {
             n: u32,
         }
-        let object = ClientEvent::new("c", "client-x").with_data(ClientData::from_json(r#"{"n":1}"#).expect("json"));
+        let object = ClientEvent::new("c", "client-x")
+            .with_data(ClientData::from_json(r#"{"n":1}"#).expect("json"));
         let string = ClientEvent::new("c", "client-x").with_data(ClientData::string(r#"{"n":1}"#));
         let plain = ClientEvent::new("c", "client-x").with_data(ClientData::string("hello"));
         assert_eq!(object.data_as::<Msg>().expect("object"), Msg { n: 1 });
         assert_eq!(string.data_as::<Msg>().expect("string"), Msg { n: 1 });
         assert_eq!(plain.data_as::<String>().expect("plain"), "hello");
         assert!(matches!(plain.data_as::<Msg>(), Err(DataError::Invalid(_))));
-        assert!(matches!(ClientEvent::new("c", "e").data_as::<Msg>(), Err(DataError::Missing)));
+        assert!(matches!(
+            ClientEvent::new("c", "e").data_as::<Msg>(),
+            Err(DataError::Missing)
+        ));
     }
 }

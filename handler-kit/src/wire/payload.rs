@@ -190,9 +190,7 @@ impl<'a> ReceivedPayload<'a> {
 
 /// The payload is not `{"time_ms": <integer>, "events": [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the payload must be a JSON object with an integer `time_ms` and an `events` array: {0}"
-)]
+#[error("the payload must be a JSON object with an integer `time_ms` and an `events` array: {0}")]
 pub struct PayloadError(String);
 
 impl PayloadError {
