@@ -1,0 +1,667 @@
+//! The sender: apps in, reports out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use soketi_handler_kit::wire::Event;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{App, ConfigError, ConfigErrorKind, RegionSource, Target};
+use crate::deliver::{DeliveryReport, Report, RetryPolicy, Transport};
+use crate::route::{Batch, BatchLimits, Limits, Plan, Request, plan};
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Where the region of a Lambda webhook that names none comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegionFallback {
+    /// The AWS default region chain (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile, instance
+    /// metadata). The default.
+    #[default]
+    DefaultChain,
+    /// This region.
+    Fixed(String),
+    /// None: a Lambda webhook without a region is a configuration error.
+    None,
+}
+
+/// Builds a [`Sender`].
+pub struct SenderBuilder {
+    apps: Vec<App>,
+    policy: RetryPolicy,
+    limits: Limits,
+    endpoint_override: Option<String>,
+    process_id: u32,
+    clock: Clock,
+    region_fallback: RegionFallback,
+}
+
+impl fmt::Debug for SenderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderBuilder")
+            .field("apps", &self.apps)
+            .field("policy", &self.policy)
+            .field("limits", &self.limits)
+            .field("endpoint_override", &self.endpoint_override)
+            .field("process_id", &self.process_id)
+            .field("region_fallback", &self.region_fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SenderBuilder {
+    /// Adds an app.
+    pub fn app(mut self, app: App) -> Self {
+        self.apps.push(app);
+        self
+    }
+
+    /// Adds apps.
+    pub fn apps(mut self, apps: impl IntoIterator<Item = App>) -> Self {
+        self.apps.extend(apps);
+        self
+    }
+
+    /// The retry policy (and the timeouts it sets).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The request size limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sends every Lambda invocation to this endpoint (a local emulator, a test server),
+    /// overriding `client_options.endpoint` and `AWS_ENDPOINT_URL`.
+    pub fn endpoint_override(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint_override = Some(endpoint.into());
+        self
+    }
+
+    /// The process id named in the `User-Agent` (default: this process's, as soketi).
+    pub fn process_id(mut self, pid: u32) -> Self {
+        self.process_id = pid;
+        self
+    }
+
+    /// The clock stamping `time_ms` (milliseconds since the Unix epoch; default: system time).
+    pub fn clock(mut self, now_ms: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(now_ms);
+        self
+    }
+
+    /// Where the region of a Lambda webhook naming none comes from (default: the AWS default
+    /// region chain, consulted once, when building).
+    pub fn region_fallback(mut self, fallback: RegionFallback) -> Self {
+        self.region_fallback = fallback;
+        self
+    }
+
+    /// Checks the apps, resolves missing regions and sets up the transports.
+    pub async fn build(self) -> Result<Sender, BuildError> {
+        let mut apps = self.apps;
+        let mut seen = HashMap::new();
+        for (i, app) in apps.iter().enumerate() {
+            app.validate().map_err(BuildError::Config)?;
+            for name in [&app.id, &app.key] {
+                if let Some(other) = seen.insert(name.clone(), i)
+                    && other != i
+                {
+                    return Err(BuildError::DuplicateApp(name.clone()));
+                }
+            }
+        }
+        let mut chain_region: Option<Option<String>> = None;
+        for app in &mut apps {
+            for (index, webhook) in app.webhooks.iter_mut().enumerate() {
+                let Target::Lambda(lambda) = &mut webhook.target else {
+                    continue;
+                };
+                if lambda.region.is_some() {
+                    continue;
+                }
+                let region = match &self.region_fallback {
+                    RegionFallback::Fixed(r) => Some(r.clone()),
+                    RegionFallback::None => None,
+                    RegionFallback::DefaultChain => {
+                        if chain_region.is_none() {
+                            let chain =
+                                aws_config::default_provider::region::DefaultRegionChain::builder()
+                                    .build();
+                            chain_region = Some(chain.region().await.map(|r| r.to_string()));
+                        }
+                        chain_region.clone().flatten()
+                    }
+                };
+                let Some(region) = region else {
+                    return Err(BuildError::Config(ConfigError::new(
+                        ConfigErrorKind::NoRegion,
+                        Some(index),
+                        format!("webhooks[{index}].lambda.region"),
+                        format!(
+                            "no region for function `{}` of app `{}`: set \
+                             lambda.client_options.region, lambda.region or the webhook's \
+                             region, or AWS_REGION",
+                            lambda.function, app.id
+                        ),
+                    )));
+                };
+                lambda.region = Some(region);
+                lambda.region_source = Some(match self.region_fallback {
+                    RegionFallback::DefaultChain => RegionSource::DefaultChain,
+                    _ => RegionSource::Code,
+                });
+            }
+        }
+        let transport = Transport::new(self.policy, self.endpoint_override, self.limits)
+            .map_err(|e| BuildError::Http(e.to_string()))?;
+        Ok(Sender {
+            inner: Arc::new(Inner {
+                apps,
+                transport,
+                limits: self.limits,
+                process_id: self.process_id,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+/// Why a sender could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An app's configuration is invalid (the error names the webhook and field).
+    #[error(transparent)]
+    Config(ConfigError),
+    /// Two apps share an id or key.
+    #[error("two apps share the id or key `{0}`")]
+    DuplicateApp(String),
+    /// The HTTP client could not be set up.
+    #[error("the HTTP client could not be set up: {0}")]
+    Http(String),
+}
+
+impl BuildError {
+    /// The stable name: the configuration error's kind, `DuplicateApp` or `Http`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BuildError::Config(e) => e.kind().as_str(),
+            BuildError::DuplicateApp(_) => "DuplicateApp",
+            BuildError::Http(_) => "Http",
+        }
+    }
+}
+
+/// A send named an app the sender does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no app with id or key `{0}`")]
+pub struct UnknownApp(pub String);
+
+struct Inner {
+    apps: Vec<App>,
+    transport: Transport,
+    limits: Limits,
+    process_id: u32,
+    clock: Clock,
+}
+
+/// Delivers soketi webhooks for a set of apps. Cheap to clone; share it freely.
+///
+/// ```no_run
+/// use soketi_handler_kit::wire::{Event, EventKind};
+/// use soketi_lambda_sender::config::{App, Webhook};
+/// use soketi_lambda_sender::Sender;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = App::new("1", "app1key", "app1secret").webhook(
+///     Webhook::lambda("my-function").region("eu-west-1").event_types([EventKind::ChannelOccupied]),
+/// );
+/// let sender = Sender::builder().app(app).endpoint_override("http://127.0.0.1:9000").build().await?;
+/// let report = sender.send("1", vec![Event::channel_occupied("public-chan")]).await?;
+/// for failed in report.failures() {
+///     eprintln!("{}: {:?}", failed.request.target.describe(), failed.failure());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("apps", &self.inner.apps)
+            .field("transport", &self.inner.transport)
+            .field("process_id", &self.inner.process_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn system_time_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Sender {
+    /// A builder with the defaults: no app, [`RetryPolicy::default`], [`Limits::default`],
+    /// this process's id, the system clock, the AWS default region chain.
+    pub fn builder() -> SenderBuilder {
+        SenderBuilder {
+            apps: Vec::new(),
+            policy: RetryPolicy::default(),
+            limits: Limits::default(),
+            endpoint_override: None,
+            process_id: std::process::id(),
+            clock: Arc::new(system_time_ms),
+            region_fallback: RegionFallback::default(),
+        }
+    }
+
+    /// The apps, regions resolved.
+    pub fn apps(&self) -> &[App] {
+        &self.inner.apps
+    }
+
+    /// The app with this id, or else this key.
+    pub fn app(&self, id_or_key: &str) -> Option<&App> {
+        self.app_index(id_or_key).map(|i| &self.inner.apps[i])
+    }
+
+    fn app_index(&self, id_or_key: &str) -> Option<usize> {
+        let apps = &self.inner.apps;
+        apps.iter()
+            .position(|a| a.id == id_or_key)
+            .or_else(|| apps.iter().position(|a| a.key == id_or_key))
+    }
+
+    /// The current time, by the sender's clock.
+    pub fn now_ms(&self) -> u64 {
+        (self.inner.clock)()
+    }
+
+    /// The signed requests for `events` of app `app` (id or key), stamped `time_ms`, without
+    /// sending anything.
+    pub fn plan(&self, app: &str, time_ms: u64, events: &[Event]) -> Result<Plan, UnknownApp> {
+        let index = self
+            .app_index(app)
+            .ok_or_else(|| UnknownApp(app.to_owned()))?;
+        Ok(self.plan_index(index, time_ms, events))
+    }
+
+    fn plan_index(&self, index: usize, time_ms: u64, events: &[Event]) -> Plan {
+        plan(
+            &self.inner.apps[index],
+            time_ms,
+            self.inner.process_id,
+            events,
+            &self.inner.limits,
+        )
+    }
+
+    /// Sends `events` of app `app` (id or key) now, as one batch stamped with the clock: each
+    /// webhook gets its own events. Returns when every request is delivered or has failed.
+    pub async fn send(&self, app: &str, events: Vec<Event>) -> Result<Report, UnknownApp> {
+        self.send_at(app, self.now_ms(), events).await
+    }
+
+    /// Like [`Sender::send`], stamped `time_ms`.
+    pub async fn send_at(
+        &self,
+        app: &str,
+        time_ms: u64,
+        events: Vec<Event>,
+    ) -> Result<Report, UnknownApp> {
+        let plan = self.plan(app, time_ms, &events)?;
+        Ok(self.send_plan(plan).await)
+    }
+
+    /// Sends the requests of a plan.
+    pub async fn send_plan(&self, plan: Plan) -> Report {
+        Report {
+            deliveries: self.deliver_all(plan.requests).await,
+            unrouted: plan.unrouted,
+        }
+    }
+
+    /// Delivers one request under the retry policy.
+    pub async fn deliver(&self, request: Request) -> DeliveryReport {
+        self.inner.transport.deliver(request).await
+    }
+
+    /// Delivers requests: those for the same webhook one after the other, in order; different
+    /// webhooks at the same time. Reports come back in the order of `requests`.
+    pub async fn deliver_all(&self, requests: Vec<Request>) -> Vec<DeliveryReport> {
+        // (app id, webhook index) -> its requests with their positions, in first-seen order.
+        type Group = ((String, usize), Vec<(usize, Request)>);
+        let mut groups: Vec<Group> = Vec::new();
+        for (position, request) in requests.into_iter().enumerate() {
+            let key = (request.app_id.clone(), request.webhook);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, group)) => group.push((position, request)),
+                None => groups.push((key, vec![(position, request)])),
+            }
+        }
+        let mut tasks = JoinSet::new();
+        for (_, group) in groups {
+            let sender = self.clone();
+            tasks.spawn(async move {
+                let mut done = Vec::with_capacity(group.len());
+                for (position, request) in group {
+                    done.push((position, sender.deliver(request).await));
+                }
+                done
+            });
+        }
+        let mut reports: Vec<(usize, DeliveryReport)> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(done) => reports.extend(done),
+                // A delivery task does not panic; if one ever did, its requests would be
+                // missing from the report: make that loud rather than silent.
+                Err(e) => tracing::error!("a delivery task failed: {e}"),
+            }
+        }
+        reports.sort_by_key(|(position, _)| *position);
+        reports.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Starts a background queue that batches events per app (see [`QueueConfig`]) and
+    /// delivers each batch. Needs a Tokio runtime.
+    pub fn queue(&self, config: QueueConfig) -> Queue {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let worker = Worker {
+            sender: self.clone(),
+            config,
+            batches: HashMap::new(),
+            in_flight: JoinSet::new(),
+            permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            report: Report::default(),
+        };
+        let handle = tokio::spawn(worker.run(rx, control_rx));
+        Queue {
+            tx,
+            control,
+            sender: self.clone(),
+            handle,
+        }
+    }
+}
+
+/// How a [`Queue`] batches and how much it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueConfig {
+    /// Events waiting to be batched before [`Queue::push`] waits (backpressure). Default 1024.
+    pub capacity: usize,
+    /// When a batch is sent.
+    pub batch: BatchLimits,
+    /// Batches being delivered at once (default 4). With 1, batches of an app reach each
+    /// webhook in order.
+    pub max_in_flight: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: 1024,
+            batch: BatchLimits::default(),
+            max_in_flight: 4,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Sets the capacity.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets the batch limits.
+    pub fn batch(mut self, batch: BatchLimits) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Sets how many batches may be delivered at once.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+}
+
+/// Why an event was not queued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// No app with that id or key.
+    #[error(transparent)]
+    UnknownApp(#[from] UnknownApp),
+    /// The queue is full ([`Queue::try_push`] only); the event is handed back.
+    #[error("the queue is full")]
+    Full(Event),
+    /// The queue's worker has stopped; the event is handed back.
+    #[error("the queue has stopped")]
+    Closed(Event),
+}
+
+/// A bounded queue of events, batched per app and delivered in the background.
+///
+/// [`push`](Queue::push) waits while the queue is full (backpressure);
+/// [`flush`](Queue::flush) sends what is batched and returns the reports of everything
+/// delivered or failed since the previous flush; [`shutdown`](Queue::shutdown) does the same
+/// and stops. Dropping the queue without shutting it down still sends what is batched, but
+/// the reports then only reach the logs.
+#[derive(Debug)]
+pub struct Queue {
+    tx: mpsc::Sender<(usize, Event)>,
+    control: mpsc::UnboundedSender<oneshot::Sender<Report>>,
+    sender: Sender,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Queue {
+    fn index(&self, app: &str) -> Result<usize, UnknownApp> {
+        self.sender
+            .app_index(app)
+            .ok_or_else(|| UnknownApp(app.to_owned()))
+    }
+
+    /// Queues `event` for app `app` (id or key), waiting while the queue is full.
+    pub async fn push(&self, app: &str, event: Event) -> Result<(), QueueError> {
+        let index = self.index(app)?;
+        self.tx
+            .send((index, event))
+            .await
+            .map_err(|e| QueueError::Closed(e.0.1))
+    }
+
+    /// Queues `event` if there is room now.
+    pub fn try_push(&self, app: &str, event: Event) -> Result<(), QueueError> {
+        let index = self.index(app)?;
+        self.tx.try_send((index, event)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full((_, event)) => QueueError::Full(event),
+            mpsc::error::TrySendError::Closed((_, event)) => QueueError::Closed(event),
+        })
+    }
+
+    /// Sends every batch now, waits for every delivery in flight, and returns the reports since
+    /// the previous flush.
+    pub async fn flush(&self) -> Report {
+        let (reply, answer) = oneshot::channel();
+        if self.control.send(reply).is_err() {
+            return Report::default();
+        }
+        answer.await.unwrap_or_default()
+    }
+
+    /// Flushes, then stops the worker.
+    pub async fn shutdown(self) -> Report {
+        let report = self.flush().await;
+        drop(self.tx);
+        drop(self.control);
+        if let Err(e) = self.handle.await {
+            tracing::error!("the queue worker failed: {e}");
+        }
+        report
+    }
+}
+
+struct AppBatch {
+    batch: Batch,
+    deadline: Instant,
+}
+
+struct Worker {
+    sender: Sender,
+    config: QueueConfig,
+    batches: HashMap<usize, AppBatch>,
+    in_flight: JoinSet<Report>,
+    permits: Arc<Semaphore>,
+    report: Report,
+}
+
+impl Worker {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<(usize, Event)>,
+        mut control: mpsc::UnboundedReceiver<oneshot::Sender<Report>>,
+    ) {
+        loop {
+            let deadline = self.batches.values().map(|b| b.deadline).min();
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Some((app, event)) => self.add(app, event).await,
+                    None => {
+                        self.drain().await;
+                        log_unclaimed(&self.report);
+                        return;
+                    }
+                },
+                Some(reply) = control.recv() => {
+                    // Everything pushed before the flush was asked for is in the channel.
+                    while let Ok((app, event)) = rx.try_recv() {
+                        self.add(app, event).await;
+                    }
+                    self.drain().await;
+                    let report = std::mem::take(&mut self.report);
+                    // The caller may have stopped waiting: then the logs are the record.
+                    if let Err(report) = reply.send(report) {
+                        log_unclaimed(&report);
+                    }
+                }
+                () = sleep_until(deadline) => self.send_expired().await,
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    self.collect(done);
+                }
+            }
+        }
+    }
+
+    async fn add(&mut self, app: usize, event: Event) {
+        let window = self.config.batch.window;
+        let entry = self.batches.entry(app).or_insert_with(|| AppBatch {
+            batch: Batch::default(),
+            deadline: Instant::now() + window,
+        });
+        if entry.batch.push(event, &self.config.batch) {
+            self.send_batch(app).await;
+        }
+    }
+
+    async fn send_expired(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<usize> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.deadline <= now)
+            .map(|(app, _)| *app)
+            .collect();
+        for app in expired {
+            self.send_batch(app).await;
+        }
+    }
+
+    async fn send_batch(&mut self, app: usize) {
+        let Some(mut entry) = self.batches.remove(&app) else {
+            return;
+        };
+        let events = entry.batch.take();
+        if events.is_empty() {
+            return;
+        }
+        // Waiting for a permit holds the worker, so the channel fills and `push` waits:
+        // backpressure reaches the producer instead of memory growing. Finished deliveries
+        // release their permits on their own.
+        let permit = match Arc::clone(&self.permits).acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => return self.fail_closed(events),
+        };
+        let sender = self.sender.clone();
+        self.in_flight.spawn(async move {
+            let time_ms = sender.now_ms();
+            let plan = sender.plan_index(app, time_ms, &events);
+            let report = sender.send_plan(plan).await;
+            drop(permit);
+            report
+        });
+    }
+
+    fn fail_closed(&mut self, events: Vec<Event>) {
+        // The semaphore is never closed; keep the events visible rather than lose them.
+        tracing::error!(
+            count = events.len(),
+            "queue semaphore closed, events not sent"
+        );
+        self.report.unrouted.extend(events);
+    }
+
+    fn collect(&mut self, done: Result<Report, tokio::task::JoinError>) {
+        match done {
+            Ok(report) => self.report.extend(report),
+            Err(e) => tracing::error!("a batch delivery task failed: {e}"),
+        }
+    }
+
+    async fn drain(&mut self) {
+        let apps: Vec<usize> = self.batches.keys().copied().collect();
+        for app in apps {
+            self.send_batch(app).await;
+        }
+        while let Some(done) = self.in_flight.join_next().await {
+            self.collect(done);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_unclaimed(report: &Report) {
+    for failed in report.failures() {
+        tracing::error!(
+            app = %failed.request.app_id, webhook = failed.request.webhook,
+            target = %failed.request.target.describe(),
+            body = %failed.request.body,
+            "webhook delivery failed and no one flushed the queue to claim the report: {:?}",
+            failed.failure()
+        );
+    }
+}
