@@ -15,6 +15,8 @@
 //! #[derive(serde::Deserialize)]
 //! struct Chat { text: String }
 //!
+//! # #[cfg(not(feature = "runtime"))] fn main() {}
+//! # #[cfg(feature = "runtime")]
 //! #[tokio::main]
 //! async fn main() -> Result<(), soketi_handler_kit::Error> {
 //!     let webhooks = Webhooks::from_env()? // SOKETI_SECRET, optional SOKETI_APP_KEY

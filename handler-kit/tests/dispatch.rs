@@ -1,0 +1,301 @@
+//! Dispatch: order, context, failures aggregated without stopping other events, hooks, the
+//! Lambda service path, configuration from the environment and the opt-in maximum age.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use soketi_handler_kit::testing::{SignedEnvelope, lambda_event};
+use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
+use soketi_handler_kit::{Context, ErrorKind, Keyring, Verifier, Webhooks};
+use tower::Service;
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn webhooks(log: &Log) -> Webhooks {
+    let (a, b, c, d, e, f) = (
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+    );
+    Webhooks::new(Verifier::new(Keyring::new().app("k", "s")))
+        .on_any(move |ev: Event, cx: Context| {
+            let log = a.clone();
+            async move {
+                log.lock()
+                    .expect("log")
+                    .push(format!("any#{} {}", cx.event_index(), ev.name()));
+                Ok(())
+            }
+        })
+        .on_channel_occupied(move |ev, cx: Context| {
+            let log = b.clone();
+            async move {
+                log.lock().expect("log").push(format!(
+                    "occupied {} key={:?} time={} req={} {}/{}",
+                    ev.channel,
+                    cx.app_key(),
+                    cx.time_ms(),
+                    cx.request_id(),
+                    cx.event_index(),
+                    cx.event_count()
+                ));
+                Ok(())
+            }
+        })
+        .on_member_added(move |ev, _cx| {
+            let log = c.clone();
+            async move {
+                log.lock()
+                    .expect("log")
+                    .push(format!("added {}", ev.user_id));
+                if ev.user_id.to_string() == "bad" {
+                    return Err("member store unavailable".into());
+                }
+                Ok(())
+            }
+        })
+        .on_client_event(move |ev: ClientEvent, _cx| {
+            let log = d.clone();
+            async move {
+                let n: u32 = ev.data_as()?;
+                log.lock().expect("log").push(format!("client {n}"));
+                Ok(())
+            }
+        })
+        .on_unknown(move |ev, _cx| {
+            let log = e.clone();
+            async move {
+                log.lock()
+                    .expect("log")
+                    .push(format!("unknown {} {}", ev.name, ev.raw.as_json()));
+                Ok(())
+            }
+        })
+        .on_error(move |failure, cx| {
+            assert!(!failure.name().is_empty());
+            f.lock()
+                .expect("log")
+                .push(format!("error#{}", cx.event_index()));
+        })
+}
+
+#[tokio::test]
+async fn events_run_in_payload_order_with_their_context() {
+    let log = Log::default();
+    let body = SignedEnvelope::new("k", "s")
+        .time_ms(1234)
+        .event(Event::member_added("p", "u1"))
+        .event(Event::channel_occupied("c"))
+        .event(ClientEvent::new("c", "client-n").with_data(ClientData::string("7")))
+        .event(
+            soketi_handler_kit::wire::UnknownEvent::from_json(r#"{"name":"later","v":2}"#)
+                .expect("json"),
+        )
+        .event(Event::channel_vacated("c"))
+        .to_bytes();
+    let summary = webhooks(&log)
+        .handle(&body, "req-9")
+        .await
+        .expect("handled");
+    assert_eq!(
+        *log.lock().expect("log"),
+        [
+            "any#0 member_added",
+            "added u1",
+            "any#1 channel_occupied",
+            "occupied c key=Some(\"k\") time=1234 req=req-9 1/5",
+            "any#2 client_event",
+            "client 7",
+            "any#3 later",
+            r#"unknown later {"name":"later","v":2}"#,
+            "any#4 channel_vacated",
+        ]
+    );
+    assert_eq!(summary.handled(), 5, "on_any counts as handling");
+    assert_eq!(summary.app_key(), Some("k"));
+    assert_eq!(summary.time_ms(), 1234);
+}
+
+#[tokio::test]
+async fn failures_do_not_stop_the_other_events_and_are_reported_together() {
+    let log = Log::default();
+    let body = SignedEnvelope::new("k", "s")
+        .event(Event::member_added("p", "bad"))
+        .event(Event::channel_occupied("c"))
+        .event(ClientEvent::new("c", "client-n").with_data(ClientData::string("not a number")))
+        .event(Event::member_added("p", "good"))
+        .to_bytes();
+    let error = webhooks(&log)
+        .handle(&body, "r")
+        .await
+        .expect_err("two events fail");
+    assert_eq!(error.kind(), ErrorKind::HandlerFailed);
+    let message = error.to_string();
+    assert!(
+        message.starts_with("2 of 4 webhook events failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("#0 member_added: callback failed: member store unavailable"),
+        "{message}"
+    );
+    assert!(message.contains("#2 client_event"), "{message}");
+    let log = log.lock().expect("log");
+    assert!(
+        log.contains(&"added good".to_owned()),
+        "later events still ran: {log:?}"
+    );
+    assert!(
+        log.contains(&"error#0".to_owned()) && log.contains(&"error#2".to_owned()),
+        "{log:?}"
+    );
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "HandlerFailed");
+}
+
+#[tokio::test]
+async fn the_lambda_service_returns_the_summary_or_a_typed_function_error() {
+    let log = Log::default();
+    let mut service = webhooks(&log);
+    let body = SignedEnvelope::new("k", "s")
+        .time_ms(5)
+        .event(Event::channel_occupied("c"))
+        .to_bytes();
+    let summary = service
+        .call(lambda_event(&body, "req-1").expect("json"))
+        .await
+        .expect("handled");
+    assert_eq!(
+        serde_json::to_value(&summary).expect("summary JSON"),
+        serde_json::json!({"app_key":"k","time_ms":5,"events":["channel_occupied"],"handled":1,"ignored":0})
+    );
+    let forged = SignedEnvelope::new("k", "wrong")
+        .event(Event::channel_occupied("c"))
+        .to_bytes();
+    let error = service
+        .call(lambda_event(&forged, "req-2").expect("json"))
+        .await
+        .expect_err("rejected");
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "InvalidSignature");
+    assert!(
+        diagnostic.error_message.contains("does not match"),
+        "{}",
+        diagnostic.error_message
+    );
+}
+
+#[test]
+fn the_router_is_cheap_to_share_across_threads() {
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync_clone::<Webhooks>();
+}
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+#[test]
+fn configuration_from_the_environment() {
+    let body = |key: &str, secret: &str| {
+        SignedEnvelope::new(key, secret)
+            .event(Event::channel_occupied("c"))
+            .to_bytes()
+    };
+    let accepts = |vars: &[(&str, &str)], key: &str, secret: &str| {
+        Verifier::from_lookup(env(vars))
+            .expect("config")
+            .verify_lambda_body(&body(key, secret))
+            .is_ok()
+    };
+    // Single secret: any key.
+    assert!(accepts(&[("SOKETI_SECRET", "s")], "whatever", "s"));
+    // With an app key, other keys are refused; the previous secret still verifies.
+    let rotating = [
+        ("SOKETI_SECRET", "new"),
+        ("SOKETI_APP_KEY", "k"),
+        ("SOKETI_PREVIOUS_SECRET", "old"),
+    ];
+    assert!(accepts(&rotating, "k", "new"));
+    assert!(accepts(&rotating, "k", "old"));
+    assert!(!accepts(&rotating, "other", "new"));
+    assert!(!accepts(&rotating, "k", "neither"));
+    // Several apps.
+    let apps = [("SOKETI_APPS", r#"{"a":"sa","b":["sb2","sb1"]}"#)];
+    assert!(accepts(&apps, "a", "sa") && accepts(&apps, "b", "sb1") && !accepts(&apps, "a", "sb1"));
+
+    let error = |vars: &[(&str, &str)]| Verifier::from_lookup(env(vars)).expect_err("bad config");
+    let missing = error(&[]);
+    assert_eq!(missing.source_name(), "SOKETI_SECRET");
+    assert!(
+        missing.to_string().contains("SOKETI_SECRET is not set"),
+        "{missing}"
+    );
+    let both = error(&[("SOKETI_APPS", r#"{"a":"s"}"#), ("SOKETI_SECRET", "s")]);
+    assert!(
+        both.to_string()
+            .contains("either SOKETI_APPS or SOKETI_SECRET"),
+        "{both}"
+    );
+    let bad_json = error(&[("SOKETI_APPS", "a=s")]);
+    assert_eq!(bad_json.source_name(), "SOKETI_APPS");
+    let empty_secret = error(&[("SOKETI_APPS", r#"{"a":""}"#)]);
+    assert!(
+        empty_secret.to_string().contains("app `a`"),
+        "{empty_secret}"
+    );
+    let bad_age = error(&[("SOKETI_SECRET", "s"), ("SOKETI_MAX_AGE_SECONDS", "soon")]);
+    assert_eq!(bad_age.source_name(), "SOKETI_MAX_AGE_SECONDS");
+    // Debug output never shows a secret.
+    let verifier = Verifier::from_lookup(env(&rotating)).expect("config");
+    let debug = format!("{verifier:?} {:?}", verifier.keyring());
+    assert!(!debug.contains("new") && !debug.contains("old"), "{debug}");
+}
+
+#[test]
+fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
+    let body = SignedEnvelope::new("k", "s")
+        .time_ms(1_000_000)
+        .event(Event::channel_occupied("c"))
+        .to_bytes();
+    let keyring = Keyring::single_secret("s");
+    // No window by default: an hours-old retry still verifies.
+    let no_window = Verifier::new(keyring.clone()).clock(|| 1_000_000 + 6 * 3600 * 1000);
+    assert!(no_window.verify_lambda_body(&body).is_ok());
+    let windowed = |now: u64| {
+        Verifier::new(keyring.clone())
+            .max_age(Duration::from_secs(60))
+            .clock(move || now)
+            .verify_lambda_body(&body)
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    };
+    assert_eq!(windowed(1_000_000 + 60_000), Ok(()));
+    assert_eq!(
+        windowed(1_000_000 - 5_000),
+        Ok(()),
+        "clock skew is not an age"
+    );
+    assert_eq!(windowed(1_000_000 + 60_001), Err(ErrorKind::Expired));
+    let from_env = Verifier::from_lookup(env(&[
+        ("SOKETI_SECRET", "s"),
+        ("SOKETI_MAX_AGE_SECONDS", "1"),
+    ]))
+    .expect("config")
+    .clock(|| 1_002_000);
+    assert_eq!(
+        from_env
+            .verify_lambda_body(&body)
+            .map(|_| ())
+            .map_err(|e| e.kind()),
+        Err(ErrorKind::Expired)
+    );
+}
