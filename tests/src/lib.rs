@@ -1,1 +1,20 @@
-//! Shared helpers of the end-to-end tests.
+//! Shared harness of the end-to-end and interop tests (see `tests/README.md`):
+//!
+//! - [`tools`]: where cargo-lambda, node and the npm install are, with panics naming the script
+//!   that installs what is missing;
+//! - [`process`]: child processes owned by a guard that stops exactly their process group;
+//! - [`watch`]: the example function under `cargo lambda watch` on 127.0.0.1;
+//! - [`lambda`]: a plain Invoke API client and the outcome of an invocation;
+//! - [`proxy`]: a recording Invoke proxy (what soketi is pointed at);
+//! - [`vectors`]: the recorded soketi 1.6.1 requests;
+//! - [`flog`]: the function's JSON log lines, one per dispatched event;
+//! - [`broken`]: a deliberately broken verifier (`E2E_BROKEN_VERIFIER=reserialize`).
+
+pub mod broken;
+pub mod flog;
+pub mod lambda;
+pub mod process;
+pub mod proxy;
+pub mod tools;
+pub mod vectors;
+pub mod watch;

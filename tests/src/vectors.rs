@@ -1,0 +1,93 @@
+//! The requests the real soketi 1.6.1 made, recorded byte for byte
+//! (`handler-kit/tests/vectors/soketi-1.6.1/`, described by its `manifest.json`).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::tools::repo_root;
+
+/// The folder of the recorded requests.
+pub fn dir() -> PathBuf {
+    repo_root().join("handler-kit/tests/vectors/soketi-1.6.1")
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    files: Vec<Vector>,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vector {
+    pub file: String,
+    /// `lambda-invoke` (the file is the invocation body) or `http-post` (the file is the POST
+    /// body; the headers are in `http_headers`).
+    pub transport: String,
+    pub invocation_type: Option<String>,
+    pub app_key: String,
+    pub app_secret: String,
+    /// The event names in the payload, in order.
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub http_headers: Vec<(String, String)>,
+    pub step: String,
+}
+
+impl Vector {
+    /// The recorded bytes, exactly as soketi sent them.
+    pub fn raw(&self) -> Vec<u8> {
+        let path = dir().join(&self.file);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// A Lambda invocation body for this request: the file itself for `lambda-invoke`; for
+    /// `http-post` the envelope `{"payload":<the recorded body, verbatim>,"headers":{<the
+    /// recorded headers, in order>}}`.
+    pub fn lambda_body(&self) -> Vec<u8> {
+        let raw = self.raw();
+        match self.transport.as_str() {
+            "lambda-invoke" => raw,
+            "http-post" => {
+                assert!(
+                    !self.http_headers.is_empty(),
+                    "{}: http-post vector without headers",
+                    self.file
+                );
+                let headers: Vec<String> = self
+                    .http_headers
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{}:{}",
+                            serde_json::to_string(k).unwrap(),
+                            serde_json::to_string(v).unwrap()
+                        )
+                    })
+                    .collect();
+                let mut body = b"{\"payload\":".to_vec();
+                body.extend_from_slice(trim_ascii(&raw));
+                body.extend_from_slice(
+                    format!(",\"headers\":{{{}}}}}", headers.join(",")).as_bytes(),
+                );
+                body
+            }
+            other => panic!("{}: unknown transport {other}", self.file),
+        }
+    }
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// Every recorded request listed in the manifest.
+pub fn all() -> Vec<Vector> {
+    let path = dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let manifest: Manifest = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()));
+    assert!(!manifest.files.is_empty(), "empty manifest");
+    manifest.files
+}

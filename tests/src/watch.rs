@@ -1,0 +1,197 @@
+//! The example function under `cargo lambda watch`, on 127.0.0.1 and a free port.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::lambda::{self, FUNCTION_NAME, Invocation};
+use crate::process::{ProcessGuard, log_tail};
+use crate::tools::{cargo_lambda, free_tcp_port, repo_root, run_dir};
+
+/// The apps the shared function instance knows (`SOKETI_APPS`): the keys and secrets of the
+/// recorded soketi vectors.
+pub const APPS: [(&str, &str); 2] = [("app1key", "app1secret"), ("app2key", "app2secret")];
+
+/// Cold compile of the function on 2 cores, possibly while other builds run.
+const READY_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// A running `cargo lambda watch` serving the example function.
+#[derive(Debug)]
+pub struct Watch {
+    process: Mutex<ProcessGuard>,
+    port: u16,
+    log_path: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl Watch {
+    /// Starts `cargo lambda watch -A 127.0.0.1 -P <free port> --package example-function`
+    /// from the repository root with `env` for the function (and `AWS_LAMBDA_LOG_FORMAT=JSON`),
+    /// then polls until the function answers an invocation.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Watch {
+        let dir = run_dir();
+        let port = free_tcp_port();
+        let env_file = dir.join(format!("{name}.env"));
+        let mut env_text =
+            String::from("AWS_LAMBDA_LOG_FORMAT='JSON'\nAWS_LAMBDA_LOG_LEVEL='INFO'\n");
+        for (key, value) in env {
+            assert!(
+                !value.contains('\'') && !value.contains('\n'),
+                "env value for {key} cannot go into an env file: {value:?}"
+            );
+            env_text.push_str(&format!("{key}='{value}'\n"));
+        }
+        std::fs::write(&env_file, env_text).expect("write env file");
+        let log_path = dir.join(format!("{name}.log"));
+        let mut command = Command::new(cargo_lambda());
+        command
+            .current_dir(repo_root())
+            .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
+            .arg("--invoke-port")
+            .arg(port.to_string())
+            .args(["--package", FUNCTION_NAME, "--bin", FUNCTION_NAME])
+            // Other people's edits must not restart the function in the middle of a test.
+            .arg("--ignore-changes")
+            .arg("--env-file")
+            .arg(&env_file)
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("CARGO_TERM_COLOR", "never")
+            .env("NO_COLOR", "1");
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SOKETI_") {
+                command.env_remove(key);
+            }
+        }
+        let process = ProcessGuard::spawn("cargo lambda watch", command, &log_path);
+        let watch = Watch {
+            process: Mutex::new(process),
+            port,
+            log_path,
+            agent: lambda::agent(Duration::from_secs(120)),
+        };
+        watch.wait_ready();
+        watch
+    }
+
+    /// One instance per test binary, knowing the apps in [`APPS`]. Never stopped by a drop:
+    /// the binary's exit hook stops it.
+    pub fn shared() -> &'static Watch {
+        static SHARED: OnceLock<Result<Watch, String>> = OnceLock::new();
+        let result = SHARED.get_or_init(|| {
+            let apps: serde_json::Map<String, Value> = APPS
+                .iter()
+                .map(|(k, s)| (k.to_string(), Value::String(s.to_string())))
+                .collect();
+            let apps = Value::Object(apps).to_string();
+            std::panic::catch_unwind(|| Watch::start("watch", &[("SOKETI_APPS", &apps)])).map_err(
+                |e| {
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "starting cargo lambda watch panicked".into())
+                },
+            )
+        });
+        match result {
+            Ok(watch) => watch,
+            Err(message) => panic!("the shared cargo lambda watch could not start:\n{message}"),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`: what goes into an SDK's endpoint override.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_path(&self) -> &std::path::Path {
+        &self.log_path
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.log_path, lines)
+    }
+
+    /// Invokes the function with a raw body; panics (with the log tail) when the emulator
+    /// cannot be reached at all.
+    ///
+    /// With `E2E_BROKEN_VERIFIER=reserialize` (see [`crate::broken`]) a body that the broken
+    /// verifier rejects is answered with its `InvalidSignature` instead of being forwarded.
+    pub fn invoke(&self, invocation_type: &str, body: &[u8]) -> Invocation {
+        if crate::broken::enabled()
+            && let Err(reason) = crate::broken::check_lambda_body(body, &APPS)
+        {
+            return crate::broken::rejection(&reason);
+        }
+        lambda::invoke(
+            &self.agent,
+            &self.endpoint_url(),
+            FUNCTION_NAME,
+            invocation_type,
+            body,
+        )
+        .unwrap_or_else(|e| panic!("invoking the function failed: {e}\n{}", self.log_tail(40)))
+    }
+
+    /// The JSON lines the function logged (lambda_runtime's JSON format), in order.
+    pub fn function_log(&self) -> Vec<Value> {
+        let text = std::fs::read(&self.log_path).unwrap_or_default();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|line| line.starts_with('{'))
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v.get("fields").is_some())
+            .collect()
+    }
+
+    /// Polls with a probe invocation (a body that is no envelope) until the function itself
+    /// answers; fails early when watch exits or the build fails.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let probe_agent = lambda::agent(Duration::from_secs(60));
+        loop {
+            if let Some(status) = self.process.lock().unwrap().exit_status() {
+                panic!(
+                    "cargo lambda watch exited ({status}) before the function was ready\n{}",
+                    self.log_tail(60)
+                );
+            }
+            let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            if log.contains("error: could not compile") || log.contains("error[E") {
+                panic!(
+                    "the example function does not compile\n{}",
+                    self.log_tail(60)
+                );
+            }
+            let last = match lambda::invoke(
+                &probe_agent,
+                &self.endpoint_url(),
+                FUNCTION_NAME,
+                "RequestResponse",
+                b"{\"probe\":\"not an envelope\"}",
+            ) {
+                // The function's own answer: a function error with a type, or a summary.
+                Ok(inv) if inv.function_error.is_some() || inv.status == 200 => return,
+                Ok(inv) if inv.status == 404 => panic!(
+                    "cargo lambda watch does not serve a function named {FUNCTION_NAME}: {}\n{}",
+                    inv.body,
+                    self.log_tail(40)
+                ),
+                Ok(inv) => format!("{inv:?}"),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "cargo lambda watch on port {} did not serve the function within {:?}; \
+                     last probe: {last}\n{}",
+                    self.port,
+                    READY_TIMEOUT,
+                    self.log_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
