@@ -71,7 +71,7 @@ fn webhooks(log: &Log) -> Webhooks {
             async move {
                 log.lock()
                     .expect("log")
-                    .push(format!("unknown {} {}", ev.name, ev.raw.as_json()));
+                    .push(format!("unknown {} {}", ev.name, ev.as_json()));
                 Ok(())
             }
         })

@@ -478,13 +478,12 @@ impl SubscriptionCount {
 }
 
 /// An event whose `name` this version does not know, kept whole for forward compatibility.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UnknownEvent {
     /// Its `name`.
     pub name: String,
-    /// The whole event object as raw JSON text, `name` included.
-    pub raw: ClientData,
+    raw: Box<RawValue>,
 }
 
 impl UnknownEvent {
@@ -494,12 +493,30 @@ impl UnknownEvent {
     /// use soketi_handler_kit::wire::UnknownEvent;
     /// let ev = UnknownEvent::from_json(r#"{"name":"future_thing","channel":"c"}"#)?;
     /// assert_eq!(ev.name, "future_thing");
+    /// assert_eq!(ev.as_json(), r#"{"name":"future_thing","channel":"c"}"#);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Self, EventDecodeError> {
-        let raw = ClientData::from_json(text).map_err(|e| EventDecodeError::new(None, e))?;
-        let name = event_name(raw.as_raw())?;
+        let canonical = js_json::canonicalize(text).map_err(|e| EventDecodeError::new(None, e))?;
+        let raw = RawValue::from_string(canonical).map_err(|e| EventDecodeError::new(None, e))?;
+        let name = event_name(&raw)?;
         Ok(UnknownEvent { name, raw })
+    }
+
+    /// The whole event object as the raw JSON text that arrived, `name` included.
+    pub fn as_json(&self) -> &str {
+        self.raw.get()
+    }
+
+    /// The whole event object as a raw JSON value.
+    pub fn as_raw(&self) -> &RawValue {
+        &self.raw
+    }
+}
+
+impl PartialEq for UnknownEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.raw.get() == other.raw.get()
     }
 }
 
@@ -640,7 +657,7 @@ impl Event {
             }
             None => Event::Unknown(UnknownEvent {
                 name,
-                raw: ClientData(raw.to_owned()),
+                raw: raw.to_owned(),
             }),
         };
         Ok(event)
@@ -835,7 +852,7 @@ mod tests {
         match Event::from_raw(&raw(text)) {
             Ok(Event::Unknown(ev)) => {
                 assert_eq!(ev.name, "brand_new");
-                assert_eq!(ev.raw.as_json(), text);
+                assert_eq!(ev.as_json(), text);
                 assert_eq!(
                     serde_json::to_string(&Event::Unknown(ev)).expect("ser"),
                     text
