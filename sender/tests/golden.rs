@@ -1,0 +1,146 @@
+//! Golden tests: every request soketi 1.6.1 was recorded making is rebuilt byte for byte from
+//! the same inputs (time_ms, events, process id, app key and secret, custom headers).
+
+mod common;
+
+use serde_json::Value;
+use soketi_handler_kit::wire::{Envelope, EventKind, ReceivedPayload};
+use soketi_lambda_sender::config::{App, Webhook};
+use soketi_lambda_sender::input::parse_event;
+use soketi_lambda_sender::route::{Limits, plan};
+use soketi_lambda_sender::{RegionFallback, Sender};
+
+fn manifest() -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(common::vectors_dir().join("manifest.json")).expect("manifest");
+    let value: Value = serde_json::from_str(&text).expect("manifest JSON");
+    value["files"].as_array().expect("files").clone()
+}
+
+fn pid_of(user_agent: &str) -> u32 {
+    user_agent
+        .strip_prefix("SoketiWebhooksAxiosClient/1.0 (Process: ")
+        .and_then(|s| s.strip_suffix(')'))
+        .and_then(|s| s.parse().ok())
+        .expect("soketi user agent")
+}
+
+#[test]
+fn every_recorded_request_is_rebuilt_byte_for_byte() {
+    let entries = manifest();
+    assert!(entries.len() >= 15, "the vectors are all there");
+    let (mut lambda, mut http) = (0, 0);
+    for entry in entries {
+        let file = entry["file"].as_str().expect("file");
+        let recorded = std::fs::read_to_string(common::vectors_dir().join(file)).expect("vector");
+        let key = entry["app_key"].as_str().expect("key");
+        let secret = entry["app_secret"].as_str().expect("secret");
+        match entry["transport"].as_str() {
+            Some("lambda-invoke") => {
+                let envelope = Envelope::parse(recorded.as_bytes()).expect("envelope");
+                let payload = ReceivedPayload::parse(envelope.payload_json()).expect("payload");
+                let events: Vec<_> = payload
+                    .raw_events()
+                    .iter()
+                    .map(|raw| parse_event(raw.get()).expect("event"))
+                    .collect();
+                let ua = envelope
+                    .headers()
+                    .get("User-Agent")
+                    .expect("ua")
+                    .expect("ua");
+                let is_async = entry["invocation_type"] == "Event";
+                let app = App::new("app", key, secret).webhook(
+                    Webhook::lambda(entry["function"].as_str().expect("function"))
+                        .region("us-east-1")
+                        .async_invocation(is_async)
+                        .event_types(EventKind::ALL),
+                );
+                let plan = plan(
+                    &app,
+                    payload.time_ms(),
+                    pid_of(ua),
+                    &events,
+                    &Limits::default(),
+                );
+                assert_eq!(plan.requests.len(), 1, "{file}");
+                assert_eq!(plan.requests[0].body, recorded, "{file}");
+                lambda += 1;
+            }
+            Some("http-post") => {
+                let headers: Vec<(String, String)> =
+                    serde_json::from_value(entry["http_headers"].clone()).expect("headers");
+                let payload = ReceivedPayload::parse(&recorded).expect("payload");
+                let events: Vec<_> = payload
+                    .raw_events()
+                    .iter()
+                    .map(|raw| parse_event(raw.get()).expect("event"))
+                    .collect();
+                let ua = &headers
+                    .iter()
+                    .find(|(n, _)| n == "User-Agent")
+                    .expect("ua")
+                    .1;
+                let mut webhook =
+                    Webhook::http("http://127.0.0.1:1/hook").event_types(EventKind::ALL);
+                for (name, value) in &headers {
+                    if ![
+                        "Accept",
+                        "Content-Type",
+                        "User-Agent",
+                        "X-Pusher-Key",
+                        "X-Pusher-Signature",
+                    ]
+                    .contains(&name.as_str())
+                    {
+                        webhook = webhook.header(name, value);
+                    }
+                }
+                let app = App::new("app", key, secret).webhook(webhook);
+                let plan = plan(
+                    &app,
+                    payload.time_ms(),
+                    pid_of(ua),
+                    &events,
+                    &Limits::default(),
+                );
+                assert_eq!(plan.requests.len(), 1, "{file}");
+                assert_eq!(plan.requests[0].body, recorded, "{file}");
+                assert_eq!(plan.requests[0].headers, headers, "{file}");
+                http += 1;
+            }
+            other => panic!("{file}: unexpected transport {other:?}"),
+        }
+    }
+    assert!(lambda >= 10 && http >= 3, "{lambda} lambda, {http} http");
+}
+
+#[tokio::test]
+async fn the_sender_injects_pid_and_clock_for_the_same_bytes() {
+    let recorded = std::fs::read_to_string(common::vectors_dir().join("076.json")).expect("vector");
+    let app = App::from_json(
+        r#"{"id":"1","key":"app1key","secret":"app1secret","webhooks":[{"lambda_function":"my-function",
+            "event_types":["channel_vacated","member_removed"]}]}"#,
+    )
+    .expect("app");
+    let sender = Sender::builder()
+        .app(app)
+        .process_id(27652)
+        .clock(|| 1795877301429)
+        .region_fallback(RegionFallback::Fixed("us-east-1".into()))
+        .build()
+        .await
+        .expect("sender");
+    let events = [
+        r#"{"name":"channel_vacated","channel":"batch-public"}"#,
+        r#"{"name":"channel_vacated","channel":"private-batch"}"#,
+        r#"{"name":"channel_vacated","channel":"cache-batch"}"#,
+        r#"{"name":"channel_vacated","channel":"presence-batch"}"#,
+        r#"{"name":"member_removed","channel":"presence-batch","user_id":"user-1"}"#,
+    ]
+    .map(|e| parse_event(e).expect("event"));
+    let plan = sender
+        .plan("app1key", sender.now_ms(), &events)
+        .expect("plan");
+    assert_eq!(plan.requests[0].body, recorded);
+}
