@@ -6,6 +6,7 @@
 //! - [`watch`]: the example function under `cargo lambda watch` on 127.0.0.1;
 //! - [`lambda`]: a plain Invoke API client and the outcome of an invocation;
 //! - [`proxy`]: a recording Invoke proxy (what soketi is pointed at);
+//! - [`soketi`]: the real soketi 1.6.1 on loopback, and Node scripts of `tests/interop`;
 //! - [`vectors`]: the recorded soketi 1.6.1 requests;
 //! - [`flog`]: the function's JSON log lines, one per dispatched event;
 //! - [`broken`]: a deliberately broken verifier (`E2E_BROKEN_VERIFIER=reserialize`).
@@ -15,6 +16,7 @@ pub mod flog;
 pub mod lambda;
 pub mod process;
 pub mod proxy;
+pub mod soketi;
 pub mod tools;
 pub mod vectors;
 pub mod watch;

@@ -52,7 +52,7 @@ impl Watch {
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
             .arg("--invoke-port")
             .arg(port.to_string())
-            .args(["--package", FUNCTION_NAME, "--bin", FUNCTION_NAME])
+            .args(["--package", FUNCTION_NAME])
             // Other people's edits must not restart the function in the middle of a test.
             .arg("--ignore-changes")
             .arg("--env-file")
