@@ -271,6 +271,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of these deliveries and unrouted events.
+    pub fn new(deliveries: Vec<DeliveryReport>, unrouted: Vec<Event>) -> Self {
+        Report {
+            deliveries,
+            unrouted,
+        }
+    }
+
     /// Whether every request was delivered.
     pub fn is_success(&self) -> bool {
         self.deliveries.iter().all(DeliveryReport::is_delivered)

@@ -1,0 +1,437 @@
+//! The `soketi-lambda` binary: verify on every recorded request, sign, send, dead letters.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{FakeServer, Reply};
+use serde_json::Value;
+use soketi_handler_kit::{Keyring, Verifier};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
+    // Hermetic AWS environment: no profile, no instance metadata, no stray endpoint.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/soketi-lambda-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/soketi-lambda-test",
+        )
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
+        .env("AWS_SECRET_ACCESS_KEY", "cli-secret")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run soketi-lambda")
+}
+
+/// Runs the binary off the async runtime, so the loopback server keeps serving.
+async fn run_async(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("soketi-lambda-cli");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    // Tests run in parallel threads of one process: every call gets its own file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{}-{n}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn manifest() -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(common::vectors_dir().join("manifest.json")).expect("manifest");
+    serde_json::from_str::<Value>(&text).expect("json")["files"]
+        .as_array()
+        .expect("files")
+        .clone()
+}
+
+fn verify_cmd(entry: &Value, file: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.arg("verify")
+        .arg("--secret")
+        .arg(entry["app_secret"].as_str().expect("secret"))
+        .arg("--key")
+        .arg(entry["app_key"].as_str().expect("key"));
+    if entry["transport"] == "http-post" {
+        let signature = entry["http_headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .find(|h| h[0] == "X-Pusher-Signature")
+            .and_then(|h| h[1].as_str())
+            .expect("signature");
+        cmd.arg("--http").arg("--signature").arg(signature);
+    }
+    cmd.arg(file);
+    cmd
+}
+
+#[test]
+fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
+    let entries = manifest();
+    assert!(entries.len() >= 15);
+    for entry in &entries {
+        let file = common::vectors_dir().join(entry["file"].as_str().expect("file"));
+        let out = run(&mut verify_cmd(entry, &file));
+        assert_eq!(
+            code(&out),
+            0,
+            "{file:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = stdout_json(&out);
+        assert_eq!(report["valid"], true);
+        assert_eq!(report["app_key"], entry["app_key"]);
+        assert!(report["time_ms"].as_u64().expect("time_ms") > 1_700_000_000_000);
+        let names: Vec<&Value> = report["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| &e["name"])
+            .collect();
+        let expected: Vec<&Value> = entry["events"].as_array().expect("events").iter().collect();
+        assert_eq!(names, expected, "{file:?}");
+        assert!(report["events"][0]["channel"].is_string());
+
+        // One flipped byte anywhere in the payload: first, middle and last byte.
+        let bytes = std::fs::read(&file).expect("vector");
+        let (start, end) = if entry["transport"] == "http-post" {
+            (0, bytes.len())
+        } else {
+            let text = std::str::from_utf8(&bytes).expect("utf-8");
+            let payload = soketi_handler_kit::wire::Envelope::parse(&bytes)
+                .expect("envelope")
+                .payload_json();
+            let start = text.find(payload).expect("payload inside the body");
+            (start, start + payload.len())
+        };
+        for position in [start, (start + end) / 2, end - 1] {
+            let mut tampered = bytes.clone();
+            tampered[position] ^= 0x01;
+            let path = tmp("tampered.json");
+            std::fs::write(&path, &tampered).expect("write");
+            let out = run(&mut verify_cmd(entry, &path));
+            assert_eq!(
+                code(&out),
+                1,
+                "{file:?} byte {position} flipped was accepted"
+            );
+            assert!(!out.stderr.is_empty(), "the reason is on stderr");
+            assert_eq!(stdout_json(&out)["valid"], false);
+        }
+    }
+}
+
+#[test]
+fn verify_with_another_secret_or_unknown_key_is_rejected_and_usage_errors_exit_2() {
+    let file = common::vectors_dir().join("001.json");
+    let out = run(bin().args(["verify", "--secret", "app2secret"]).arg(&file));
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidSignature"));
+
+    let apps = tmp("apps.json");
+    std::fs::write(
+        &apps,
+        r#"[{"id":"2","key":"app2key","secret":"app2secret"}]"#,
+    )
+    .expect("write");
+    let out = run(bin().args(["verify", "--apps"]).arg(&apps).arg(&file));
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UnknownAppKey"));
+    std::fs::write(&apps, r#"[{"id":"1","key":"app1key","secret":"app1secret"},{"id":"2","key":"app2key","secret":"app2secret"}]"#)
+        .expect("write");
+    assert_eq!(
+        code(&run(bin().args(["verify", "--apps"]).arg(&apps).arg(&file))),
+        0
+    );
+
+    assert_eq!(
+        code(&run(bin().args(["verify"]).arg(&file))),
+        2,
+        "no secret"
+    );
+    assert_eq!(
+        code(&run(bin()
+            .args(["verify", "--secret", "s", "--http"])
+            .arg(&file))),
+        2,
+        "--http without --signature"
+    );
+    assert_eq!(
+        code(&run(bin().args([
+            "verify",
+            "--secret",
+            "s",
+            "/nonexistent/file"
+        ]))),
+        2
+    );
+}
+
+#[test]
+fn sign_reproduces_soketi_and_its_output_verifies() {
+    let recorded = std::fs::read_to_string(common::vectors_dir().join("029.json")).expect("vector");
+    let out = run(bin().args([
+        "sign", "--key", "app1key", "--secret", "app1secret", "--time-ms", "1795877270307", "--pid", "26548",
+        r#"{"name":"client_event","channel":"presence-room","event":"client-typing","data":{"who":"user-2","text":"h\u00e9llo 😀 \"q\" </script>\u2028"},"socket_id":"5460767047.7868393145","user_id":"user-2"}"#,
+    ]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // The input's `\u00e9` and `\u2028` escapes come out raw, as JSON.stringify prints them.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), recorded);
+
+    // Events from standard input, as JSON lines; the output verifies with the kit and the CLI.
+    let mut child = bin()
+        .args([
+            "sign",
+            "--key",
+            "k",
+            "--secret",
+            "s",
+            "--header",
+            "X-Env: prod",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"{\"name\":\"member_added\",\"channel\":\"presence-a\",\"user_id\":1e0}\n\n{\"name\":\"cache_miss\",\"channel\":\"cache-b\"}\n")
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(code(&out), 0);
+    let body = out.stdout.trim_ascii_end().to_vec();
+    let text = String::from_utf8(body.clone()).expect("utf-8");
+    assert!(text.contains(r#""user_id":1}"#), "{text}");
+    assert!(
+        text.contains(r#""X-Env":"prod","X-Pusher-Key":"k""#),
+        "{text}"
+    );
+    let verified = Verifier::new(Keyring::new().app("k", "s"))
+        .verify_lambda_body(&body)
+        .expect("verifies");
+    assert_eq!(verified.payload().len(), 2);
+    let path = tmp("signed.json");
+    std::fs::write(&path, &body).expect("write");
+    assert_eq!(
+        code(&run(bin()
+            .args(["verify", "--secret", "s", "--key", "k"])
+            .arg(&path))),
+        0
+    );
+
+    // Bad input is a usage error, not a panic.
+    for bad in [
+        vec!["{\"name\":1}"],
+        vec![
+            "--header",
+            "X-Pusher-Signature:x",
+            "{\"name\":\"cache_miss\",\"channel\":\"c\"}",
+        ],
+    ] {
+        let out = run(bin()
+            .args(["sign", "--key", "k", "--secret", "s"])
+            .args(&bad));
+        assert_eq!(code(&out), 2, "{bad:?}");
+    }
+}
+
+fn app_file(server_url: Option<&str>) -> PathBuf {
+    let endpoint = server_url
+        .map(|u| format!(r#","endpoint":"{u}""#))
+        .unwrap_or_default();
+    let path = tmp("app.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"id":"1","key":"app1key","secret":"app1secret","webhooks":[
+                {{"lambda_function":"my-function","event_types":["channel_occupied","member_added"],
+                  "lambda":{{"async":true,"client_options":{{"region":"eu-west-1"{endpoint}}}}}}}]}}"#
+        ),
+    )
+    .expect("write app");
+    path
+}
+
+const EVENT: &str = r#"{"name":"channel_occupied","channel":"private-x"}"#;
+
+#[tokio::test]
+async fn send_delivers_and_reports() {
+    let server = FakeServer::ok().await;
+    let app = app_file(None);
+    let events = tmp("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"name\":\"member_added\",\"channel\":\"presence-a\",\"user_id\":\"u\"}\n",
+    )
+    .expect("write");
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
+        .args(["--endpoint-url", &server.url, "--time-ms", "42", EVENT])
+        .arg(&events);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = stdout_json(&out);
+    assert_eq!(
+        (
+            report["ok"].clone(),
+            report["delivered"].clone(),
+            report["failed"].clone()
+        ),
+        (true.into(), 1.into(), 0.into())
+    );
+    assert_eq!(report["deliveries"][0]["invocation_type"], "Event");
+    assert_eq!(
+        report["deliveries"][0]["events"],
+        serde_json::json!(["channel_occupied", "member_added"])
+    );
+    let got = server.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].invocation_type(), Some("Event"));
+    assert!(
+        got[0]
+            .header("authorization")
+            .expect("auth")
+            .contains("Credential=AKIDCLI/")
+    );
+    let verified = Verifier::new(Keyring::new().app("app1key", "app1secret"))
+        .verify_lambda_body(&got[0].body)
+        .expect("valid");
+    assert_eq!(verified.payload().time_ms(), 42);
+}
+
+#[tokio::test]
+async fn send_honours_aws_endpoint_url_and_client_options_endpoint() {
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(app_file(None))
+        .arg(EVENT)
+        .env("AWS_ENDPOINT_URL", &server.url);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.requests().len(), 1, "AWS_ENDPOINT_URL used");
+
+    let other = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(app_file(Some(&other.url)))
+        .arg(EVENT)
+        .env("AWS_ENDPOINT_URL", &server.url);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        (server.requests().len(), other.requests().len()),
+        (1, 1),
+        "client_options.endpoint wins"
+    );
+}
+
+#[tokio::test]
+async fn failures_go_to_the_dead_letter_file_and_replay_resends_them_unchanged() {
+    let failing = FakeServer::start(|_, _| Reply::ServerError).await;
+    let app = app_file(None);
+    let dead = tmp("dead.jsonl");
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
+        .args([
+            "--endpoint-url",
+            &failing.url,
+            "--max-attempts",
+            "2",
+            "--timeout-ms",
+            "2000",
+            EVENT,
+        ])
+        .arg("--dead-letter")
+        .arg(&dead);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 1);
+    let report = stdout_json(&out);
+    assert_eq!(report["failed"], 1);
+    assert_eq!(report["deliveries"][0]["failure"]["kind"], "ServerError");
+    assert_eq!(failing.requests().len(), 2);
+    let lines = std::fs::read_to_string(&dead).expect("dead letters");
+    assert_eq!(lines.lines().count(), 1);
+    assert!(!lines.contains("app1secret") && !lines.contains("cli-secret"));
+
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--replay")
+        .arg(&dead)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .args(["--endpoint-url", &server.url]);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        server.requests()[0].body,
+        failing.requests()[0].body,
+        "resent byte for byte"
+    );
+    assert_eq!(server.requests()[0].invocation_type(), Some("Event"));
+    assert_eq!(
+        std::fs::read_to_string(&dead).expect("rewritten"),
+        "",
+        "nothing left to replay"
+    );
+}
+
+#[test]
+fn send_configuration_errors_exit_2_and_name_the_field() {
+    let app = tmp("bad-app.json");
+    std::fs::write(
+        &app,
+        r#"{"id":"1","key":"k","secret":"s","webhooks":[{"url":"http://127.0.0.1:1/","event_types":["cache_miss"],"headers":{"X-Pusher-Key":"forged"}}]}"#,
+    )
+    .expect("write");
+    let out = run(bin().arg("send").arg("--app").arg(&app).arg(EVENT));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("webhooks[0].headers.X-Pusher-Key"),
+        "{stderr}"
+    );
+    assert_eq!(code(&run(bin().arg("send").arg(EVENT))), 2, "no --app");
+}
