@@ -97,3 +97,11 @@ pub fn rejection(reason: &str) -> Invocation {
         body,
     }
 }
+
+/// What a naive sender writes: the payload parsed into the typed structs above and printed
+/// again with `serde_json` (soketi's key order, but Rust's number and key printing inside
+/// client data). Fails where `serde_json` cannot even read the data (a lone surrogate).
+pub fn reserialize_payload(payload_json: &str) -> Result<String, String> {
+    let payload: Payload = serde_json::from_str(payload_json).map_err(|e| e.to_string())?;
+    serde_json::to_string(&payload).map_err(|e| e.to_string())
+}

@@ -169,3 +169,70 @@ pub fn run_node_script(name: &str, script: &str, args: &[String], timeout: Durat
         ),
     }
 }
+
+/// A Node receiver of `tests/interop` (`pusher_receiver.mjs`, `lambda_handler.mjs`): started
+/// with a JSON config, listening on a free 127.0.0.1 port it reports through a file, and
+/// appending one JSON line per request it judged to a results file.
+pub struct NodeReceiver {
+    process: ProcessGuard,
+    pub port: u16,
+    results: PathBuf,
+}
+
+impl NodeReceiver {
+    pub fn start(name: &str, script: &str, config: &Value) -> NodeReceiver {
+        let dir = interop_ready();
+        let port_file = run_dir().join(format!("{name}.port"));
+        let results = run_dir().join(format!("{name}.jsonl"));
+        let _ = std::fs::remove_file(&port_file);
+        std::fs::write(&results, "").expect("create results file");
+        let mut command = Command::new(node());
+        command
+            .current_dir(&dir)
+            .arg(script)
+            .arg(config.to_string())
+            .arg(&port_file)
+            .arg(&results);
+        let mut process =
+            ProcessGuard::spawn(name, command, &run_dir().join(format!("{name}.log")));
+        let port = poll_until(
+            &format!("{script} to listen"),
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || {
+                if let Some(status) = process.exit_status() {
+                    panic!("{script} exited ({status})\n{}", process.log_tail(40));
+                }
+                std::fs::read_to_string(&port_file)
+                    .ok()?
+                    .trim()
+                    .parse::<u16>()
+                    .ok()
+            },
+            String::new,
+        );
+        NodeReceiver {
+            process,
+            port,
+            results,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The results so far, one JSON object per request, in order.
+    pub fn results(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.results)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a results line is JSON"))
+            .collect()
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.process.log_tail(lines)
+    }
+}
