@@ -212,6 +212,17 @@ pub struct Delivered {
     pub response: String,
 }
 
+impl Delivered {
+    /// A delivery that took `attempts` and was answered `status` with `response`.
+    pub fn new(attempts: u32, status: u16, response: impl Into<String>) -> Self {
+        Delivered {
+            attempts,
+            status,
+            response: response.into(),
+        }
+    }
+}
+
 /// What happened to one request.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -580,7 +591,7 @@ fn classify_reqwest(error: &reqwest::Error) -> (FailureKind, String, Option<u16>
 fn classify_sdk<E, R>(error: &SdkError<E, R>) -> (FailureKind, String, Option<u16>)
 where
     E: std::error::Error + aws_sdk_lambda::error::ProvideErrorMetadata + 'static,
-    R: RawResponse + fmt::Debug,
+    R: RawResponse + fmt::Debug + 'static,
 {
     let message = DisplayErrorContext(error).to_string();
     match error {
@@ -589,6 +600,10 @@ where
             (FailureKind::Timeout, message, None)
         }
         SdkError::DispatchFailure(failure) if failure.is_user() => {
+            (FailureKind::Config, message, None)
+        }
+        // No credentials anywhere in the chain: retrying will not conjure them up.
+        SdkError::DispatchFailure(_) if caused_by_credentials(error) => {
             (FailureKind::Config, message, None)
         }
         SdkError::DispatchFailure(_) => (FailureKind::Connection, message, None),
@@ -624,6 +639,19 @@ where
         }
         _ => (FailureKind::Connection, message, None),
     }
+}
+
+fn caused_by_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// What is read from an SDK raw HTTP response.

@@ -435,3 +435,26 @@ fn send_configuration_errors_exit_2_and_name_the_field() {
     );
     assert_eq!(code(&run(bin().arg("send").arg(EVENT))), 2, "no --app");
 }
+
+#[tokio::test]
+async fn missing_aws_credentials_fail_at_once_as_a_configuration_problem() {
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd.arg("send").arg("--app").arg(app_file(None)).args([
+        "--endpoint-url",
+        &server.url,
+        "--max-attempts",
+        "4",
+        EVENT,
+    ]);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 1);
+    let failure = &stdout_json(&out)["deliveries"][0]["failure"];
+    assert_eq!(
+        (failure["kind"].as_str(), failure["attempts"].as_u64()),
+        (Some("Config"), Some(1))
+    );
+    assert!(server.requests().is_empty());
+}
