@@ -68,3 +68,8 @@ mod sender;
 pub use sender::{
     BuildError, Queue, QueueConfig, QueueError, RegionFallback, Sender, SenderBuilder, UnknownApp,
 };
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
