@@ -87,7 +87,9 @@ fn recorded_client_data_reaches_the_callback_verbatim() {
 // ---------------------------------------------------------------------------------------------
 
 use soketi_e2e_tests::lambda::FUNCTION_NAME;
-use soketi_handler_kit::wire::{ClientData, ClientEvent, Envelope, Event, EventKind};
+use soketi_handler_kit::wire::{
+    ClientData, ClientEvent, Envelope, Event, EventKind, Secret, SignedPayload,
+};
 use soketi_lambda_sender::Sender;
 use soketi_lambda_sender::config::{App, StaticCredentials, Webhook};
 use soketi_lambda_sender::deliver::{DeliveryReport, FailureKind, Outcome, Report, RetryPolicy};
@@ -413,7 +415,7 @@ fn assert_rejected(
         "function errors are not retried: {failure:#?}"
     );
     // What the function itself answers to the same bytes.
-    let direct = Watch::shared().invoke("RequestResponse", body.as_bytes());
+    let direct = Watch::shared().invoke_direct("RequestResponse", body.as_bytes());
     assert_eq!(direct.error_type(), error_type, "{direct:?}");
     assert!(
         failure.message.contains(error_type),
@@ -475,6 +477,16 @@ fn rejections_come_back_as_function_errors_with_stable_types() {
     keyless.body = with_headers(&keyless.body, |h| h.retain(|(k, _)| k != "X-Pusher-Key"));
     assert_rejected(&rt, &good, keyless, "MissingAppKey");
 
+    // A correctly signed body that is no soketi payload.
+    let mut not_a_payload = request();
+    not_a_payload.body = SignedPayload::new(
+        r#"{"hello":"world"}"#.into(),
+        "app1key",
+        &Secret::new("app1secret"),
+    )
+    .lambda_body::<&str, &str>("e2e", &[]);
+    assert_rejected(&rt, &good, not_a_payload, "MalformedPayload");
+
     // Not an envelope at all.
     let mut garbage = request();
     garbage.body = "[1,2,3]".into();
@@ -518,4 +530,85 @@ fn an_event_invocation_is_accepted() {
         || Watch::shared().log_tail(20),
     );
     assert_eq!(dispatched_on(channel)[0].webhook, "channel_occupied");
+}
+
+/// A function configured the single-app way (`SOKETI_SECRET`, `SOKETI_APP_KEY`), in the middle
+/// of a secret rotation (`SOKETI_PREVIOUS_SECRET`) and with a maximum age
+/// (`SOKETI_MAX_AGE_SECONDS`): both secrets verify, a stale webhook is `Expired`, another
+/// app's key is `UnknownAppKey`. Its own watch instance, stopped when the test ends.
+#[test]
+fn single_app_configuration_with_rotation_and_maximum_age() {
+    // Make sure the shared instance compiled the function first: this one then only runs it.
+    Watch::shared();
+    let watch = Watch::start(
+        "watch-single-app",
+        &[
+            ("SOKETI_SECRET", "app1secret-new"),
+            ("SOKETI_PREVIOUS_SECRET", "app1secret"),
+            ("SOKETI_APP_KEY", "app1key"),
+            ("SOKETI_MAX_AGE_SECONDS", "300"),
+        ],
+    );
+    let rt = runtime();
+    let build = |key: &'static str, secret: &'static str| {
+        let webhook = Webhook::lambda(FUNCTION_NAME)
+            .region("us-east-1")
+            .credentials(StaticCredentials::new(
+                "AKIDE2ETESTS",
+                "e2e-secret-key",
+                None,
+            ))
+            .event_types(EventKind::ALL);
+        rt.block_on(
+            Sender::builder()
+                .app(App::new("app", key, secret).webhook(webhook))
+                .endpoint_override(watch.endpoint_url())
+                .retry_policy(RetryPolicy::no_retry())
+                .build(),
+        )
+        .expect("sender builds")
+    };
+    let events = || vec![Event::channel_occupied("e2e-single-chan")];
+    let outcome = |sender: &Sender, time_ms: u64| {
+        let report = rt
+            .block_on(sender.send_at("app", time_ms, events()))
+            .unwrap();
+        let delivery = only(&report).clone();
+        let direct = watch.invoke_direct("RequestResponse", delivery.request.body.as_bytes());
+        (delivery, direct)
+    };
+    let now = |s: &Sender| s.now_ms();
+
+    for secret in ["app1secret-new", "app1secret"] {
+        let sender = build("app1key", secret);
+        let (delivery, _) = outcome(&sender, now(&sender));
+        let summary = delivered_summary(&delivery);
+        assert_eq!(
+            summary_events(&summary),
+            ["channel_occupied"],
+            "{secret}: {summary}"
+        );
+    }
+
+    let sender = build("app1key", "app1secret-new");
+    let (delivery, direct) = outcome(&sender, now(&sender) - 3_600_000);
+    assert_eq!(
+        delivery.failure().map(|f| f.kind),
+        Some(FailureKind::FunctionError)
+    );
+    assert_eq!(direct.error_type(), "Expired", "{direct:?}");
+
+    let (delivery, direct) = outcome(&build("app1key", "app1secret-old"), now(&sender));
+    assert_eq!(
+        delivery.failure().map(|f| f.kind),
+        Some(FailureKind::FunctionError)
+    );
+    assert_eq!(direct.error_type(), "InvalidSignature", "{direct:?}");
+
+    let (delivery, direct) = outcome(&build("app2key", "app1secret-new"), now(&sender));
+    assert_eq!(
+        delivery.failure().map(|f| f.kind),
+        Some(FailureKind::FunctionError)
+    );
+    assert_eq!(direct.error_type(), "UnknownAppKey", "{direct:?}");
 }
