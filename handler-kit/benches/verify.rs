@@ -7,7 +7,10 @@ use soketi_handler_kit::wire::{ClientData, ClientEvent};
 use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
 
 fn vector(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/vectors/soketi-1.6.1/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/vectors/soketi-1.6.1/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(path).expect("recorded vector")
 }
 
@@ -41,9 +44,19 @@ fn large(c: &mut Criterion) {
             .event(ClientEvent::new("private-c", "client-big").with_data(data))
             .to_bytes();
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(format!("{mib}MiB")), &body, |b, body| {
-            b.iter(|| verifier.verify_lambda_body(body).expect("valid").payload().len())
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{mib}MiB")),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    verifier
+                        .verify_lambda_body(body)
+                        .expect("valid")
+                        .payload()
+                        .len()
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -57,7 +70,11 @@ fn dispatch(c: &mut Criterion) {
         .on_member_removed(|_ev, _cx: Context| async { Ok(()) });
     let body = vector("076.json");
     c.bench_function("handle_recorded_batch_076", |b| {
-        b.iter(|| runtime.block_on(webhooks.handle(&body, "bench")).expect("handled"))
+        b.iter(|| {
+            runtime
+                .block_on(webhooks.handle(&body, "bench"))
+                .expect("handled")
+        })
     });
 }
 

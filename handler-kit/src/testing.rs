@@ -13,9 +13,8 @@
 //! assert!(verifier.verify_lambda_body(&body).is_ok());
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::wire::headers::user_agent;
+use crate::wire::payload::now_ms;
 use crate::wire::{Event, Payload, Secret, SignedPayload};
 
 /// A Lambda invocation body `{"payload":…,"headers":…}` signed exactly as soketi signs it.
@@ -31,14 +30,10 @@ pub struct SignedEnvelope {
 impl SignedEnvelope {
     /// An envelope for `app_key` signed with `secret`, stamped now, with no events yet.
     pub fn new(app_key: &str, secret: &str) -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
         SignedEnvelope {
             app_key: app_key.to_owned(),
             secret: Secret::new(secret),
-            time_ms: now,
+            time_ms: now_ms(),
             events: Vec::new(),
             custom_headers: Vec::new(),
         }

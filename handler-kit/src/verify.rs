@@ -9,10 +9,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::error::ErrorKind;
 use crate::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
+use crate::wire::payload::now_ms;
 use crate::wire::{
     Envelope, EnvelopeError, HeaderError, Headers, PayloadError, ReceivedPayload, Secret,
     Signature, SignatureFormatError,
@@ -234,7 +235,7 @@ impl Verifier {
         Verifier {
             keyring,
             max_age: None,
-            clock: Arc::new(system_time_ms),
+            clock: Arc::new(now_ms),
         }
     }
 
@@ -367,13 +368,6 @@ impl fmt::Debug for Verifier {
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
-}
-
-fn system_time_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// A payload whose signature checked out.

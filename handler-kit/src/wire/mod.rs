@@ -23,5 +23,5 @@ pub use events::{
     EventDecodeError, EventKind, MemberAdded, MemberRemoved, SubscriptionCount, UnknownEvent,
     UserId,
 };
-pub use payload::{Payload, PayloadError, ReceivedPayload, SignedPayload};
+pub use payload::{Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms};
 pub use signature::{Secret, Signature, SignatureFormatError};

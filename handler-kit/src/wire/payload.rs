@@ -1,6 +1,8 @@
 //! The payload `{"time_ms":…,"events":[…]}`: written as soketi writes it, read from the raw
 //! bytes that arrived.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -8,6 +10,15 @@ use super::events::{Event, EventDecodeError};
 use super::headers;
 use super::js_json;
 use super::signature::{Secret, Signature};
+
+/// The current time as a payload's `time_ms`: milliseconds since the Unix epoch (0 if the
+/// system clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
 
 /// A payload to send: serialize it with [`Payload::to_json`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
