@@ -1,7 +1,7 @@
 //! Events from JSON text: what the CLI reads from its arguments, files and standard input.
 //!
 //! Each event is first rewritten exactly as JavaScript's `JSON.stringify(JSON.parse(text))`
-//! prints it (the kit's [`js_json`](soketi_handler_kit::wire::js_json)), then decoded into a
+//! prints it (the kit's [`soketi_handler_kit::wire::js_json`]), then decoded into a
 //! wire [`Event`]. So what is sent is what soketi would have sent for the same input:
 //!
 //! - numbers are re-printed the JavaScript way: `1.0` → `1`, `1e21` → `1e+21`, `-0` → `0`, and
