@@ -626,10 +626,12 @@ where
                 || code.ends_with("ThrottledException")
             {
                 FailureKind::Throttled
-            } else if status >= 500 && raw.is_function_error_body() {
+            } else if let Some(body) = raw.function_error_body().filter(|_| status >= 500) {
                 // cargo-lambda's emulator answers a function error with a bare 500 and the
-                // function's error object; real Lambda says 200 + X-Amz-Function-Error.
-                FailureKind::FunctionError
+                // function's error object; real Lambda says 200 + X-Amz-Function-Error. Report
+                // it as the real one is reported: the function's own errorType and message.
+                let message = format!("the function failed (Unhandled): {}", snippet(&body));
+                return (FailureKind::FunctionError, message, Some(status));
             } else if status >= 500 {
                 FailureKind::ServerError
             } else {
@@ -657,7 +659,8 @@ fn caused_by_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
 /// What is read from an SDK raw HTTP response.
 trait RawResponse {
     fn status_u16(&self) -> u16;
-    fn is_function_error_body(&self) -> bool;
+    /// The body, when it is a Lambda function error object (`errorType`, `errorMessage`).
+    fn function_error_body(&self) -> Option<String>;
 }
 
 impl RawResponse for aws_sdk_lambda::config::http::HttpResponse {
@@ -665,13 +668,11 @@ impl RawResponse for aws_sdk_lambda::config::http::HttpResponse {
         self.status().as_u16()
     }
 
-    fn is_function_error_body(&self) -> bool {
+    fn function_error_body(&self) -> Option<String> {
         if self.headers().get("x-amzn-errortype").is_some() {
-            return false;
+            return None;
         }
-        let Some(bytes) = self.body().bytes() else {
-            return false;
-        };
+        let bytes = self.body().bytes()?;
         #[derive(Deserialize)]
         struct LambdaError {
             #[serde(rename = "errorType")]
@@ -680,8 +681,9 @@ impl RawResponse for aws_sdk_lambda::config::http::HttpResponse {
             error_message: Option<serde::de::IgnoredAny>,
         }
         serde_json::from_slice::<LambdaError>(bytes)
-            .map(|e| e.error_type.is_some() || e.error_message.is_some())
-            .unwrap_or(false)
+            .ok()
+            .filter(|e| e.error_type.is_some() || e.error_message.is_some())
+            .map(|_| String::from_utf8_lossy(bytes).into_owned())
     }
 }
 

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use soketi_handler_kit::wire::Event;
+use soketi_handler_kit::wire::{Event, now_ms};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -247,13 +246,6 @@ impl fmt::Debug for Sender {
     }
 }
 
-fn system_time_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 impl Sender {
     /// A builder with the defaults: no app, [`RetryPolicy::default`], [`Limits::default`],
     /// this process's id, the system clock, the AWS default region chain.
@@ -264,7 +256,7 @@ impl Sender {
             limits: Limits::default(),
             endpoint_override: None,
             process_id: std::process::id(),
-            clock: Arc::new(system_time_ms),
+            clock: Arc::new(now_ms),
             region_fallback: RegionFallback::default(),
         }
     }

@@ -212,6 +212,16 @@ async fn permanent_failures_are_reported_with_their_request() {
             "{fault:?}: {failure}"
         );
         assert_eq!(server.requests().len(), attempts as usize, "{fault:?}");
+        if kind == FailureKind::FunctionError {
+            // Real Lambda and the emulator alike: the report names the function's own error.
+            assert!(
+                failure
+                    .message
+                    .contains(r#""errorType":"InvalidSignature""#),
+                "{fault:?}: {}",
+                failure.message
+            );
+        }
         // The report carries the signed request: it can be sent again, unchanged.
         assert_eq!(verified_events(failed.request.body.as_bytes()), events);
         let line = DeadLetter::from_report(failed)
