@@ -378,8 +378,12 @@ async fn run_all<E: Clone>(
     cx: &Context,
     results: &mut Vec<CallbackResult>,
 ) {
-    for callback in callbacks {
-        results.push(callback(event.clone(), cx.clone()).await);
+    // The last callback takes the event itself: a large client event is not copied for it.
+    if let Some((last, others)) = callbacks.split_last() {
+        for callback in others {
+            results.push(callback(event.clone(), cx.clone()).await);
+        }
+        results.push(last(event, cx.clone()).await);
     }
 }
 
