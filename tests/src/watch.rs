@@ -155,7 +155,9 @@ impl Watch {
     /// answers; fails early when watch exits or the build fails.
     fn wait_ready(&self) {
         let deadline = Instant::now() + READY_TIMEOUT;
-        let probe_agent = lambda::agent(Duration::from_secs(60));
+        // Short, so that a build failure or a function that exits at start is noticed soon; an
+        // abandoned probe is harmless.
+        let probe_agent = lambda::agent(Duration::from_secs(10));
         loop {
             if let Some(status) = self.process.lock().unwrap().exit_status() {
                 panic!(
@@ -167,6 +169,14 @@ impl Watch {
             if log.contains("error: could not compile") || log.contains("error[E") {
                 panic!(
                     "the example function does not compile\n{}",
+                    self.log_tail(60)
+                );
+            }
+            // The function exited at start (e.g. a configuration error): watch then leaves
+            // invocations hanging, so fail now.
+            if log.contains("command exited code=") {
+                panic!(
+                    "the example function exited at start\n{}",
                     self.log_tail(60)
                 );
             }
