@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use soketi_handler_kit::wire::envelope::write_lambda_body;
 
 use crate::tools::repo_root;
 
@@ -54,31 +55,12 @@ impl Vector {
                     "{}: http-post vector without headers",
                     self.file
                 );
-                let headers: Vec<String> = self
-                    .http_headers
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{}:{}",
-                            serde_json::to_string(k).unwrap(),
-                            serde_json::to_string(v).unwrap()
-                        )
-                    })
-                    .collect();
-                let mut body = b"{\"payload\":".to_vec();
-                body.extend_from_slice(trim_ascii(&raw));
-                body.extend_from_slice(
-                    format!(",\"headers\":{{{}}}}}", headers.join(",")).as_bytes(),
-                );
-                body
+                let payload = std::str::from_utf8(raw.trim_ascii()).expect("UTF-8 body");
+                write_lambda_body(payload, &self.http_headers).into_bytes()
             }
             other => panic!("{}: unknown transport {other}", self.file),
         }
     }
-}
-
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
 }
 
 /// Every recorded request listed in the manifest.

@@ -87,6 +87,7 @@ fn recorded_client_data_reaches_the_callback_verbatim() {
 // ---------------------------------------------------------------------------------------------
 
 use soketi_e2e_tests::lambda::FUNCTION_NAME;
+use soketi_handler_kit::wire::envelope::write_lambda_body;
 use soketi_handler_kit::wire::{
     ClientData, ClientEvent, Envelope, Event, EventKind, Secret, SignedPayload,
 };
@@ -379,21 +380,7 @@ fn with_headers(body: &str, edit: impl FnOnce(&mut Vec<(String, String)>)) -> St
     .collect();
     assert_eq!(headers.len(), 5, "{body}");
     edit(&mut headers);
-    let headers: Vec<String> = headers
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}:{}",
-                serde_json::to_string(k).unwrap(),
-                serde_json::to_string(v).unwrap()
-            )
-        })
-        .collect();
-    format!(
-        "{{\"payload\":{},\"headers\":{{{}}}}}",
-        envelope.payload_json(),
-        headers.join(",")
-    )
+    write_lambda_body(envelope.payload_json(), &headers)
 }
 
 /// Delivers a (possibly doctored) request; it must fail as a function error, and the function

@@ -11,6 +11,36 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use super::js_json;
+
+/// Writes the Lambda invocation body `{"payload":<payload_json>,"headers":{…}}` as soketi (its
+/// AWS SDK's `JSON.stringify`) does: the payload bytes verbatim, the headers in the order given.
+///
+/// ```
+/// use soketi_handler_kit::wire::envelope::write_lambda_body;
+/// let body = write_lambda_body(r#"{"time_ms":1,"events":[]}"#, &[("X-Pusher-Key", "k")]);
+/// assert_eq!(body, r#"{"payload":{"time_ms":1,"events":[]},"headers":{"X-Pusher-Key":"k"}}"#);
+/// ```
+pub fn write_lambda_body<N: AsRef<str>, V: AsRef<str>>(
+    payload_json: &str,
+    headers: &[(N, V)],
+) -> String {
+    let mut out = String::with_capacity(payload_json.len() + 64 * (headers.len() + 1));
+    out.push_str("{\"payload\":");
+    out.push_str(payload_json);
+    out.push_str(",\"headers\":{");
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        js_json::write_str(&mut out, name.as_ref());
+        out.push(':');
+        js_json::write_str(&mut out, value.as_ref());
+    }
+    out.push_str("}}");
+    out
+}
+
 /// A parsed invocation event, borrowing from the body it was read from.
 #[derive(Debug)]
 pub struct Envelope<'a> {

@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::envelope;
 use super::events::{Event, EventDecodeError};
 use super::headers;
-use super::js_json;
 use super::signature::{Secret, Signature};
 
 /// The current time as a payload's `time_ms`: milliseconds since the Unix epoch (0 if the
@@ -127,21 +127,7 @@ impl SignedPayload {
         user_agent: &str,
         custom: &[(N, V)],
     ) -> String {
-        let headers = self.headers(user_agent, custom);
-        let mut out = String::with_capacity(self.json.len() + 256);
-        out.push_str("{\"payload\":");
-        out.push_str(&self.json);
-        out.push_str(",\"headers\":{");
-        for (i, (name, value)) in headers.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            js_json::write_str(&mut out, name);
-            out.push(':');
-            js_json::write_str(&mut out, value);
-        }
-        out.push_str("}}");
-        out
+        envelope::write_lambda_body(&self.json, &self.headers(user_agent, custom))
     }
 }
 
