@@ -269,6 +269,12 @@ fn send(args: SendArgs) -> Result<ExitCode, Usage> {
         Some(_) => Vec::new(),
         None => read_events(&args.events)?,
     };
+    // Opened before anything is sent: a dead-letter file that cannot be written is a usage
+    // error found up front, not after deliveries have failed with nowhere to record them.
+    let sink = match &args.dead_letter {
+        Some(path) => Some(DeadLetterSink::open(path, args.replay.as_deref())?),
+        None => None,
+    };
     let rt = runtime()?;
     let report = rt.block_on(async {
         let sender = builder.build().await?;
@@ -287,12 +293,16 @@ fn send(args: SendArgs) -> Result<ExitCode, Usage> {
             }
         }
     })?;
-    if let Some(path) = &args.dead_letter {
-        // Replaying a file into itself rewrites it with what still failed.
-        let rewrite = args.replay.as_deref() == Some(path.as_path());
-        write_dead_letters(path, &report, rewrite)?;
-    }
+    let stored = match sink {
+        Some(sink) => sink.store(&report),
+        None => Ok(()),
+    };
     print_json(&SendReport::new(&report));
+    if let Err(message) = stored {
+        // The failed requests are on stderr then: nothing is lost without a record.
+        eprintln!("soketi-lambda: {message}");
+        return Ok(ExitCode::from(1));
+    }
     Ok(if report.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -312,19 +322,98 @@ fn read_dead_letters(path: &Path) -> Result<Vec<DeadLetter>, Usage> {
         .collect()
 }
 
-fn write_dead_letters(path: &Path, report: &Report, rewrite: bool) -> Result<(), Usage> {
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(!rewrite)
-        .truncate(rewrite)
-        .open(path)
-        .map_err(|e| Usage(format!("cannot open {}: {e}", path.display())))?;
-    for letter in report.failures().filter_map(DeadLetter::from_report) {
-        writeln!(file, "{}", letter.to_json_line())
-            .map_err(|e| Usage(format!("cannot write {}: {e}", path.display())))?;
+/// The dead-letter file of a `send`, opened before anything is sent.
+///
+/// Failures are appended; but when the file is the one being replayed (however its path is
+/// spelled), it is rewritten with what still failed: into a temporary file next to it, renamed
+/// over it at the end, so that the letters being replayed stay on disk until then.
+struct DeadLetterSink {
+    path: PathBuf,
+    file: fs::File,
+    /// The temporary file when rewriting the replayed file.
+    temp: Option<PathBuf>,
+}
+
+impl DeadLetterSink {
+    fn open(path: &Path, replayed: Option<&Path>) -> Result<Self, Usage> {
+        let cannot = |e: std::io::Error| Usage(format!("cannot open {}: {e}", path.display()));
+        if replayed.is_some_and(|replayed| same_file(replayed, path)) {
+            let name = path.file_name().map_or_else(
+                || "dead-letters".into(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+            let file = fs::File::create(&temp).map_err(cannot)?;
+            return Ok(DeadLetterSink {
+                path: path.to_owned(),
+                file,
+                temp: Some(temp),
+            });
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(cannot)?;
+        Ok(DeadLetterSink {
+            path: path.to_owned(),
+            file,
+            temp: None,
+        })
     }
-    Ok(())
+
+    /// Writes the failures of `report`. On error, they are printed to stderr instead and the
+    /// error says so.
+    fn store(mut self, report: &Report) -> Result<(), String> {
+        let lines: Vec<String> = report
+            .failures()
+            .filter_map(DeadLetter::from_report)
+            .map(|letter| letter.to_json_line())
+            .collect();
+        match self.write(&lines) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                for line in &lines {
+                    eprintln!("{line}");
+                }
+                Err(format!(
+                    "cannot write the dead letters to {}: {e}; the {} failed request(s) are \
+                     printed above, one JSON line each, instead",
+                    self.path.display(),
+                    lines.len()
+                ))
+            }
+        }
+    }
+
+    fn write(&mut self, lines: &[String]) -> std::io::Result<()> {
+        for line in lines {
+            writeln!(self.file, "{line}")?;
+        }
+        self.file.sync_all()?;
+        if let Some(temp) = self.temp.take() {
+            fs::rename(&temp, &self.path).inspect_err(|_| self.temp = Some(temp))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DeadLetterSink {
+    fn drop(&mut self) {
+        // Not renamed over the replayed file (an error, or nothing was sent): that file is
+        // left as it was.
+        if let Some(temp) = &self.temp {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 #[derive(Serialize)]

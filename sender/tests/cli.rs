@@ -458,3 +458,76 @@ async fn missing_aws_credentials_fail_at_once_as_a_configuration_problem() {
     );
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_unwritable_dead_letter_file_is_a_usage_error_before_anything_is_sent() {
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(app_file(None))
+        .args(["--endpoint-url", &server.url, EVENT])
+        .arg("--dead-letter")
+        .arg("/nonexistent/soketi-lambda-dir/dead.jsonl");
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/soketi-lambda-dir/dead.jsonl"),
+        "{stderr}"
+    );
+    assert!(server.requests().is_empty(), "nothing sent");
+}
+
+#[tokio::test]
+async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_it() {
+    let failing = FakeServer::start(|_, _| Reply::ServerError).await;
+    let app = app_file(None);
+    let dead = tmp("dead-again.jsonl");
+    let send_failing = |replay: Option<&Path>, dead_letter: &Path| {
+        let mut cmd = bin();
+        cmd.arg("send")
+            .args(["--endpoint-url", &failing.url, "--max-attempts", "1"])
+            .arg("--dead-letter")
+            .arg(dead_letter);
+        match replay {
+            Some(file) => cmd.arg("--replay").arg(file),
+            None => cmd.arg("--app").arg(&app).arg(EVENT),
+        };
+        cmd
+    };
+    let out = run_async(send_failing(None, &dead)).await;
+    assert_eq!(code(&out), 1);
+    let first = std::fs::read_to_string(&dead).expect("dead letters");
+    assert_eq!(first.lines().count(), 1);
+
+    // The same file, spelled `<dir>/../<dir name>/<name>`: still failing, so it holds that
+    // one line.
+    let dir = dead.parent().expect("dir");
+    let other_spelling = dir
+        .join("..")
+        .join(dir.file_name().expect("dir name"))
+        .join(dead.file_name().expect("name"));
+    let out = run_async(send_failing(Some(&dead), &other_spelling)).await;
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let again = std::fs::read_to_string(&dead).expect("dead letters");
+    assert_eq!(again.lines().count(), 1, "rewritten, not appended: {again}");
+    let body = |line: &str| -> Value {
+        serde_json::from_str::<Value>(line).expect("json")["body"].clone()
+    };
+    assert_eq!(body(again.trim_end()), body(first.trim_end()));
+    assert_eq!(failing.requests().len(), 2);
+    // No temporary file is left next to it.
+    let name = dead
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let leftovers: Vec<_> = std::fs::read_dir(dead.parent().expect("dir"))
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != &name && n.contains(&name))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
