@@ -80,8 +80,9 @@ impl App {
         parse_app(value, "")
     }
 
-    /// Checks the webhooks: a target, known event types, no reserved custom header. Apps built
-    /// in code are checked by the sender's builder; parsed apps are checked while parsing.
+    /// Checks the webhooks: a target, at least one event type, no reserved custom header, and
+    /// for `url` webhooks custom headers that HTTP can carry. Apps built in code are checked by
+    /// the sender's builder; parsed apps are checked while parsing.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (index, webhook) in self.webhooks.iter().enumerate() {
             webhook.validate(index, "")?;
@@ -437,9 +438,12 @@ impl Webhook {
                 "must list at least one event type".to_owned(),
             ));
         }
-        for (name, _) in &self.headers {
+        for (name, value) in &self.headers {
             if is_reserved(name) {
                 return Err(reserved_header(index, at(".headers"), name));
+            }
+            if matches!(self.target, Target::Http(_)) {
+                check_http_header(name, value, index, at(&format!(".headers.{name}")))?;
             }
         }
         match &self.target {
@@ -468,6 +472,36 @@ fn reserved_header(index: usize, field: String, name: &str) -> ConfigError {
              always set by the sender (key and signature of the payload)"
         ),
     )
+}
+
+/// A `url` webhook sends its custom headers as real HTTP headers: a name or value HTTP cannot
+/// carry would make every delivery fail, so it is refused with the configuration. (A Lambda
+/// webhook carries them as JSON strings in the envelope, where any string goes, as in soketi.)
+fn check_http_header(
+    name: &str,
+    value: &str,
+    index: usize,
+    field: String,
+) -> Result<(), ConfigError> {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(invalid(
+            Some(index),
+            field,
+            format!(
+                "`{name}` is not a valid HTTP header name: use letters, digits and `-` \
+                 (no spaces, colons or other separators)"
+            ),
+        ));
+    }
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(invalid(
+            Some(index),
+            field,
+            "is not a valid HTTP header value: it must not contain line breaks or other \
+             control characters",
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(url: &str, index: usize, field: String) -> Result<(), ConfigError> {
@@ -1020,6 +1054,16 @@ mod tests {
                 "webhooks[1].headers.X-Pusher-Key",
             ),
             (
+                r#"{"url":"http://h/","event_types":["cache_miss"],"headers":{"X Bad":"v"}}"#,
+                ConfigErrorKind::InvalidField,
+                "webhooks[1].headers.X Bad",
+            ),
+            (
+                r#"{"url":"http://h/","event_types":["cache_miss"],"headers":{"X-Ok":"a\r\nX-Injected: b"}}"#,
+                ConfigErrorKind::InvalidField,
+                "webhooks[1].headers.X-Ok",
+            ),
+            (
                 r#"{"url":"ftp://h/","event_types":["cache_miss"]}"#,
                 ConfigErrorKind::InvalidField,
                 "webhooks[1].url",
@@ -1067,6 +1111,31 @@ mod tests {
         let e = apps_from_json(r#"[{"id":"1","key":"k","secret":"s"},{"id":"2","key":"k2"}]"#)
             .expect_err("second app broken");
         assert_eq!(e.field(), "[1].secret");
+    }
+
+    #[test]
+    fn lambda_custom_headers_may_be_any_string_as_in_soketi() {
+        let app = app_with(
+            r#"[{"lambda_function":"f","event_types":["cache_miss"],"lambda":{"region":"r"},
+                "headers":{"X Any":"line\nbreak"}}]"#,
+        )
+        .expect("valid: the envelope carries them as JSON strings");
+        assert_eq!(
+            app.webhooks[0].headers,
+            [("X Any".to_owned(), "line\nbreak".to_owned())]
+        );
+        let code_built = App::new("1", "k", "s").webhook(
+            Webhook::http("http://127.0.0.1:1/")
+                .event_types([EventKind::CacheMiss])
+                .header("X-Ok", "v\u{0}"),
+        );
+        let e = code_built
+            .validate()
+            .expect_err("NUL in an HTTP header value");
+        assert_eq!(
+            (e.kind(), e.field()),
+            (ConfigErrorKind::InvalidField, "webhooks[0].headers.X-Ok")
+        );
     }
 
     #[test]
