@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use soketi_handler_kit::wire::headers::user_agent;
-use soketi_handler_kit::wire::{Event, Payload, Secret};
+use soketi_handler_kit::wire::{Event, Payload, Secret, now_ms};
 use soketi_handler_kit::{Keyring, Rejection, Verifier};
 use soketi_lambda_sender::Sender;
 use soketi_lambda_sender::config::{Target, apps_from_json};
@@ -180,13 +180,6 @@ fn read_events(args: &[String]) -> Result<Vec<Event>, Usage> {
         }
     }
     Ok(events)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode, Usage> {
