@@ -204,8 +204,11 @@ fn sign(args: SignArgs) -> Result<ExitCode, Usage> {
     let signed = Payload::new(args.time_ms.unwrap_or_else(now_ms), events)
         .sign(&args.key, &Secret::new(&args.secret));
     let ua = user_agent(args.pid.unwrap_or_else(std::process::id));
-    println!("{}", signed.lambda_body(&ua, &custom));
-    Ok(ExitCode::SUCCESS)
+    Ok(if print_line(&signed.lambda_body(&ua, &custom)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
@@ -480,9 +483,26 @@ impl<'a> DeliveryLine<'a> {
     }
 }
 
+/// Writes `text` and a newline to standard output; `false` (said on stderr) when it cannot be
+/// written, e.g. a pipe closed by `| head`, where `println!` would panic.
+fn print_line(text: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("soketi-lambda: cannot write to standard output: {e}");
+            false
+        }
+    }
+}
+
+/// Prints a report as JSON. A report that cannot be written is said on stderr; the exit code
+/// stays that of the outcome (`send` keeps its dead letters, `verify` its verdict).
 fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => {
+            print_line(&text);
+        }
         Err(e) => eprintln!("soketi-lambda: cannot print the report: {e}"),
     }
 }

@@ -531,3 +531,35 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_closed_standard_output_is_an_error_message_not_a_panic() {
+    let file = common::vectors_dir().join("001.json");
+    let run_closed = |cmd: &mut Command| -> Output {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader); // like `| head -c0`: every write gets EPIPE
+        cmd.stdout(writer).output().expect("run soketi-lambda")
+    };
+    let sign = run_closed(bin().args([
+        "sign",
+        "--key",
+        "k",
+        "--secret",
+        "s",
+        r#"{"name":"cache_miss","channel":"c"}"#,
+    ]));
+    let verify = run_closed(
+        bin()
+            .args(["verify", "--secret", "app1secret", "--key", "app1key"])
+            .arg(&file),
+    );
+    for (out, expected) in [(sign, 1), (verify, 0)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{stderr}"
+        );
+        assert_eq!(code(&out), expected, "{stderr}");
+    }
+}
