@@ -238,8 +238,14 @@ fn send(args: SendArgs) -> Result<ExitCode, Usage> {
     let app_id = match (&args.app_id, apps.as_slice()) {
         (Some(id), _) => Some(id.clone()),
         (None, [only]) => Some(only.id.clone()),
-        (None, []) => None,
         (None, _) if args.replay.is_some() => None,
+        (None, []) => {
+            let path = args.app.as_deref().unwrap_or(Path::new("--app"));
+            return Err(Usage(format!(
+                "{} holds no app: give one app object or an array of apps",
+                path.display()
+            )));
+        }
         (None, _) => {
             return Err(Usage(
                 "the app file holds several apps: say which with --app-id".to_owned(),

@@ -434,6 +434,13 @@ fn send_configuration_errors_exit_2_and_name_the_field() {
         "{stderr}"
     );
     assert_eq!(code(&run(bin().arg("send").arg(EVENT))), 2, "no --app");
+
+    let empty = tmp("no-apps.json");
+    std::fs::write(&empty, "[]").expect("write");
+    let out = run(bin().arg("send").arg("--app").arg(&empty).arg(EVENT));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holds no app"), "{stderr}");
 }
 
 #[tokio::test]
