@@ -149,11 +149,14 @@ pub enum FailureKind {
     Rejected,
     /// The client could not be set up (credentials, endpoint). Not retried.
     Config,
+    /// The delivery task itself failed (a bug in this crate); the request may or may not have
+    /// reached its target. Kept so that no request disappears from a report.
+    Internal,
 }
 
 impl FailureKind {
     /// The stable name: `TooLarge`, `Throttled`, `ServerError`, `Timeout`, `Connection`,
-    /// `FunctionError`, `Rejected`, `Config`.
+    /// `FunctionError`, `Rejected`, `Config`, `Internal`.
     pub const fn as_str(self) -> &'static str {
         match self {
             FailureKind::TooLarge => "TooLarge",
@@ -162,6 +165,7 @@ impl FailureKind {
             FailureKind::Timeout => "Timeout",
             FailureKind::Connection => "Connection",
             FailureKind::FunctionError => "FunctionError",
+            FailureKind::Internal => "Internal",
             FailureKind::Rejected => "Rejected",
             FailureKind::Config => "Config",
         }

@@ -10,7 +10,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::{App, ConfigError, ConfigErrorKind, RegionSource, Target};
-use crate::deliver::{DeliveryReport, Report, RetryPolicy, Transport};
+use crate::deliver::{
+    DeliveryReport, Failure, FailureKind, Outcome, Report, RetryPolicy, Transport,
+};
 use crate::route::{Batch, BatchLimits, Limits, Plan, Request, plan};
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -351,7 +353,7 @@ impl Sender {
             tasks.spawn(async move {
                 let mut done = Vec::with_capacity(group.len());
                 for (position, request) in group {
-                    done.push((position, sender.deliver(request).await));
+                    done.push((position, sender.deliver_guarded(request).await));
                 }
                 done
             });
@@ -360,13 +362,20 @@ impl Sender {
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(done) => reports.extend(done),
-                // A delivery task does not panic; if one ever did, its requests would be
-                // missing from the report: make that loud rather than silent.
-                Err(e) => tracing::error!("a delivery task failed: {e}"),
+                // Each delivery is guarded, so a group task only ends early if the runtime
+                // is shutting down: say so loudly.
+                Err(e) => tracing::error!("a delivery task was cancelled: {e}"),
             }
         }
         reports.sort_by_key(|(position, _)| *position);
         reports.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Delivers `request` in a task of its own, so that even a bug that panics inside the
+    /// transport ends as a failed delivery with its request in the report, never a lost one.
+    async fn deliver_guarded(&self, request: Request) -> DeliveryReport {
+        let sender = self.clone();
+        guarded(request, |copy| async move { sender.deliver(copy).await }).await
     }
 
     /// Starts a background queue that batches events per app (see [`QueueConfig`]) and
@@ -448,6 +457,10 @@ pub enum QueueError {
     /// The queue's worker has stopped; the event is handed back.
     #[error("the queue has stopped")]
     Closed(Event),
+    /// The queue's worker stopped before it could report: events it held may not have been
+    /// delivered, and there is no report of them.
+    #[error("the queue's worker has stopped: events it held are not accounted for (see the logs)")]
+    Stopped,
 }
 
 /// A bounded queue of events, batched per app and delivered in the background.
@@ -491,17 +504,16 @@ impl Queue {
     }
 
     /// Sends every batch now, waits for every delivery in flight, and returns the reports since
-    /// the previous flush.
-    pub async fn flush(&self) -> Report {
+    /// the previous flush. Fails with [`QueueError::Stopped`] if the worker is gone (its
+    /// batched events could not be accounted for; the logs say why).
+    pub async fn flush(&self) -> Result<Report, QueueError> {
         let (reply, answer) = oneshot::channel();
-        if self.control.send(reply).is_err() {
-            return Report::default();
-        }
-        answer.await.unwrap_or_default()
+        self.control.send(reply).map_err(|_| QueueError::Stopped)?;
+        answer.await.map_err(|_| QueueError::Stopped)
     }
 
     /// Flushes, then stops the worker.
-    pub async fn shutdown(self) -> Report {
+    pub async fn shutdown(self) -> Result<Report, QueueError> {
         let report = self.flush().await;
         drop(self.tx);
         drop(self.control);
@@ -655,5 +667,103 @@ fn log_unclaimed(report: &Report) {
             "webhook delivery failed and no one flushed the queue to claim the report: {:?}",
             failed.failure()
         );
+    }
+}
+
+/// Runs `deliver` on a copy of `request` in a task of its own; if that task fails (panics),
+/// the request is reported as a failed delivery of kind `Internal` instead of disappearing.
+async fn guarded<F, Fut>(request: Request, deliver: F) -> DeliveryReport
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = DeliveryReport> + Send + 'static,
+{
+    match tokio::spawn(deliver(request.clone())).await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::error!("a delivery task failed: {e}");
+            let failure = Failure::new(
+                FailureKind::Internal,
+                format!("the delivery task failed ({e}); the request may not have been sent"),
+                None,
+                0,
+            );
+            DeliveryReport::new(request, Outcome::Failed(failure))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use soketi_handler_kit::wire::Event;
+    use soketi_handler_kit::wire::headers::user_agent;
+
+    use super::*;
+    use crate::config::Webhook;
+    use crate::deliver::Delivered;
+
+    fn request() -> Request {
+        let app = App::new("1", "key", "secret").webhook(
+            Webhook::lambda("f")
+                .region("eu-west-1")
+                .event_types([soketi_handler_kit::wire::EventKind::ChannelOccupied]),
+        );
+        Request::build(
+            &app,
+            0,
+            vec![Event::channel_occupied("c")],
+            1,
+            &user_agent(1),
+        )
+        .expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_delivery_is_reported_failed_with_its_request() {
+        let report = guarded(request(), |_copy| async move {
+            panic!("a bug in the transport");
+        })
+        .await;
+        let failure = report.failure().expect("reported as failed");
+        assert_eq!(failure.kind, FailureKind::Internal);
+        assert!(failure.message.contains("panicked"), "{}", failure.message);
+        assert_eq!(
+            report.request,
+            request(),
+            "the request is kept, to be sent again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_normal_delivery_passes_through() {
+        let report = guarded(request(), |copy| async move {
+            DeliveryReport::new(
+                copy,
+                Outcome::Delivered(Delivered::new(1, 200, String::new())),
+            )
+        })
+        .await;
+        assert!(report.is_delivered());
+    }
+
+    #[tokio::test]
+    async fn flushing_a_queue_whose_worker_died_is_an_error_not_an_empty_report() {
+        let app = App::new("1", "key", "secret").webhook(
+            Webhook::lambda("f")
+                .region("eu-west-1")
+                .event_types([soketi_handler_kit::wire::EventKind::ChannelOccupied]),
+        );
+        let sender = Sender::builder()
+            .app(app)
+            .region_fallback(RegionFallback::None)
+            .build()
+            .await
+            .expect("sender");
+        let queue = sender.queue(QueueConfig::default());
+        queue.handle.abort();
+        while !queue.handle.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(queue.flush().await, Err(QueueError::Stopped)));
+        assert!(matches!(queue.shutdown().await, Err(QueueError::Stopped)));
     }
 }

@@ -533,7 +533,7 @@ async fn queue_events(server: &FakeServer, config: QueueConfig, events: &[Event]
     for event in events {
         queue.push("1", event.clone()).await.expect("queued");
     }
-    queue.shutdown().await
+    queue.shutdown().await.expect("the worker reports")
 }
 
 #[tokio::test]
@@ -590,7 +590,7 @@ async fn the_queue_window_sends_without_a_flush() {
         verified_events(&got[0].body),
         [Event::channel_occupied("a"), Event::channel_vacated("a")]
     );
-    let report = queue.flush().await;
+    let report = queue.flush().await.expect("the worker reports");
     assert!(report.is_success() && report.deliveries.len() == 1);
     assert!(matches!(
         queue.push("nope", Event::channel_occupied("a")).await,
@@ -629,7 +629,7 @@ async fn the_queue_pushes_back_when_full() {
         .push("1", events[3].clone())
         .await
         .expect("room again");
-    let report = queue.shutdown().await;
+    let report = queue.shutdown().await.expect("the worker reports");
     assert!(report.is_success(), "{report:?}");
     let sent: Vec<Event> = server
         .requests()
