@@ -193,6 +193,11 @@ fn sign(args: SignArgs) -> Result<ExitCode, Usage> {
             return Err(Usage(format!("--header `{header}` must be NAME:VALUE")));
         };
         let name = name.trim();
+        if name.is_empty() {
+            return Err(Usage(format!(
+                "--header `{header}` has no name: write NAME:VALUE"
+            )));
+        }
         if soketi_handler_kit::wire::headers::is_reserved(name) {
             return Err(Usage(format!(
                 "--header `{name}` is not allowed: X-Pusher-Key and X-Pusher-Signature are set \

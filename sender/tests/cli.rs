@@ -261,6 +261,11 @@ fn sign_reproduces_soketi_and_its_output_verifies() {
             "X-Pusher-Signature:x",
             "{\"name\":\"cache_miss\",\"channel\":\"c\"}",
         ],
+        vec![
+            "--header",
+            " :no-name",
+            "{\"name\":\"cache_miss\",\"channel\":\"c\"}",
+        ],
     ] {
         let out = run(bin()
             .args(["sign", "--key", "k", "--secret", "s"])
