@@ -4,10 +4,13 @@
 mod common;
 
 use serde_json::Value;
-use soketi_handler_kit::wire::{Envelope, EventKind, ReceivedPayload};
+use soketi_handler_kit::wire::headers::{
+    ACCEPT, CONTENT_TYPE, USER_AGENT, is_reserved, user_agent,
+};
+use soketi_handler_kit::wire::{Envelope, Event, EventKind, ReceivedPayload};
 use soketi_lambda_sender::config::{App, Webhook};
 use soketi_lambda_sender::input::parse_event;
-use soketi_lambda_sender::route::{Limits, plan};
+use soketi_lambda_sender::route::{Limits, Request, plan};
 use soketi_lambda_sender::{RegionFallback, Sender};
 
 fn manifest() -> Vec<Value> {
@@ -17,12 +20,38 @@ fn manifest() -> Vec<Value> {
     value["files"].as_array().expect("files").clone()
 }
 
-fn pid_of(user_agent: &str) -> u32 {
-    user_agent
-        .strip_prefix("SoketiWebhooksAxiosClient/1.0 (Process: ")
-        .and_then(|s| s.strip_suffix(')'))
-        .and_then(|s| s.parse().ok())
-        .expect("soketi user agent")
+/// The process id in a recorded User-Agent (its last number), checked against the wire
+/// module's format.
+fn pid_of(recorded: &str) -> u32 {
+    let pid = recorded
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .and_then(|digits| digits.parse().ok())
+        .expect("a pid in the user agent");
+    assert_eq!(user_agent(pid), recorded, "soketi's User-Agent format");
+    pid
+}
+
+/// The events of a recorded payload, read back as input to the sender.
+fn events_of(payload: &ReceivedPayload<'_>) -> Vec<Event> {
+    payload
+        .raw_events()
+        .iter()
+        .map(|raw| parse_event(raw.get()).expect("event"))
+        .collect()
+}
+
+/// The one request the sender builds for `app`'s only webhook from a recorded payload.
+fn rebuilt(app: &App, payload: &ReceivedPayload<'_>, recorded_user_agent: &str) -> Request {
+    let plan = plan(
+        app,
+        payload.time_ms(),
+        pid_of(recorded_user_agent),
+        &events_of(payload),
+        &Limits::default(),
+    );
+    assert_eq!(plan.requests.len(), 1);
+    plan.requests.into_iter().next().expect("one request")
 }
 
 #[test]
@@ -39,11 +68,6 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
             Some("lambda-invoke") => {
                 let envelope = Envelope::parse(recorded.as_bytes()).expect("envelope");
                 let payload = ReceivedPayload::parse(envelope.payload_json()).expect("payload");
-                let events: Vec<_> = payload
-                    .raw_events()
-                    .iter()
-                    .map(|raw| parse_event(raw.get()).expect("event"))
-                    .collect();
                 let ua = envelope
                     .headers()
                     .get("User-Agent")
@@ -56,26 +80,13 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                         .async_invocation(is_async)
                         .event_types(EventKind::ALL),
                 );
-                let plan = plan(
-                    &app,
-                    payload.time_ms(),
-                    pid_of(ua),
-                    &events,
-                    &Limits::default(),
-                );
-                assert_eq!(plan.requests.len(), 1, "{file}");
-                assert_eq!(plan.requests[0].body, recorded, "{file}");
+                assert_eq!(rebuilt(&app, &payload, ua).body, recorded, "{file}");
                 lambda += 1;
             }
             Some("http-post") => {
                 let headers: Vec<(String, String)> =
                     serde_json::from_value(entry["http_headers"].clone()).expect("headers");
                 let payload = ReceivedPayload::parse(&recorded).expect("payload");
-                let events: Vec<_> = payload
-                    .raw_events()
-                    .iter()
-                    .map(|raw| parse_event(raw.get()).expect("event"))
-                    .collect();
                 let ua = &headers
                     .iter()
                     .find(|(n, _)| n == "User-Agent")
@@ -83,30 +94,18 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                     .1;
                 let mut webhook =
                     Webhook::http("http://127.0.0.1:1/hook").event_types(EventKind::ALL);
+                // Everything but soketi's own headers was configured as a custom header.
                 for (name, value) in &headers {
-                    if ![
-                        "Accept",
-                        "Content-Type",
-                        "User-Agent",
-                        "X-Pusher-Key",
-                        "X-Pusher-Signature",
-                    ]
-                    .contains(&name.as_str())
+                    if ![ACCEPT, CONTENT_TYPE, USER_AGENT].contains(&name.as_str())
+                        && !is_reserved(name)
                     {
                         webhook = webhook.header(name, value);
                     }
                 }
                 let app = App::new("app", key, secret).webhook(webhook);
-                let plan = plan(
-                    &app,
-                    payload.time_ms(),
-                    pid_of(ua),
-                    &events,
-                    &Limits::default(),
-                );
-                assert_eq!(plan.requests.len(), 1, "{file}");
-                assert_eq!(plan.requests[0].body, recorded, "{file}");
-                assert_eq!(plan.requests[0].headers, headers, "{file}");
+                let request = rebuilt(&app, &payload, ua);
+                assert_eq!(request.body, recorded, "{file}");
+                assert_eq!(request.headers, headers, "{file}");
                 http += 1;
             }
             other => panic!("{file}: unexpected transport {other:?}"),

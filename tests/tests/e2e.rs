@@ -88,6 +88,9 @@ fn recorded_client_data_reaches_the_callback_verbatim() {
 
 use soketi_e2e_tests::lambda::FUNCTION_NAME;
 use soketi_handler_kit::wire::envelope::write_lambda_body;
+use soketi_handler_kit::wire::headers::{
+    ACCEPT, CONTENT_TYPE, USER_AGENT, X_PUSHER_KEY, X_PUSHER_SIGNATURE,
+};
 use soketi_handler_kit::wire::{
     ClientData, ClientEvent, Envelope, Event, EventKind, Secret, SignedPayload,
 };
@@ -95,10 +98,10 @@ use soketi_lambda_sender::Sender;
 use soketi_lambda_sender::config::{App, StaticCredentials, Webhook};
 use soketi_lambda_sender::deliver::{DeliveryReport, FailureKind, Outcome, Report, RetryPolicy};
 
-/// A sender for app `app1key` signing with `secret`, one Lambda webhook for every event type,
-/// aimed at the shared watch. Static test credentials: nothing looks for real ones.
-async fn sender_with(key: &str, secret: &str, is_async: bool) -> Sender {
-    let watch = Watch::shared();
+/// A sender for app `key` signing with `secret`, one Lambda webhook for every event type,
+/// aimed at the watch instance at `endpoint`. Static test credentials: nothing looks for real
+/// ones.
+async fn sender_at(endpoint: &str, key: &str, secret: &str, is_async: bool) -> Sender {
     let webhook = Webhook::lambda(FUNCTION_NAME)
         .region("us-east-1")
         .credentials(StaticCredentials::new(
@@ -110,11 +113,16 @@ async fn sender_with(key: &str, secret: &str, is_async: bool) -> Sender {
         .async_invocation(is_async);
     Sender::builder()
         .app(App::new("app", key, secret).webhook(webhook))
-        .endpoint_override(watch.endpoint_url())
+        .endpoint_override(endpoint)
         .retry_policy(RetryPolicy::no_retry())
         .build()
         .await
         .expect("sender builds")
+}
+
+/// [`sender_at`] the shared watch instance.
+async fn sender_with(key: &str, secret: &str, is_async: bool) -> Sender {
+    sender_at(&Watch::shared().endpoint_url(), key, secret, is_async).await
 }
 
 async fn sender(is_async: bool) -> Sender {
@@ -366,11 +374,11 @@ fn a_batched_payload_is_dispatched_in_order() {
 fn with_headers(body: &str, edit: impl FnOnce(&mut Vec<(String, String)>)) -> String {
     let envelope = Envelope::parse(body.as_bytes()).expect("our own envelope parses");
     let mut headers: Vec<(String, String)> = [
-        "Accept",
-        "Content-Type",
-        "User-Agent",
-        "X-Pusher-Key",
-        "X-Pusher-Signature",
+        ACCEPT,
+        CONTENT_TYPE,
+        USER_AGENT,
+        X_PUSHER_KEY,
+        X_PUSHER_SIGNATURE,
     ]
     .iter()
     .filter_map(|name| {
@@ -444,7 +452,7 @@ fn rejections_come_back_as_function_errors_with_stable_types() {
     // Missing signature.
     let mut unsigned = request();
     unsigned.body = with_headers(&unsigned.body, |h| {
-        h.retain(|(k, _)| k != "X-Pusher-Signature")
+        h.retain(|(k, _)| *k != X_PUSHER_SIGNATURE)
     });
     assert_rejected(&rt, &good, unsigned, "MissingSignature");
 
@@ -452,7 +460,7 @@ fn rejections_come_back_as_function_errors_with_stable_types() {
     let mut malformed = request();
     malformed.body = with_headers(&malformed.body, |h| {
         for (k, v) in h.iter_mut() {
-            if k == "X-Pusher-Signature" {
+            if k == X_PUSHER_SIGNATURE {
                 *v = "not-hex".into();
             }
         }
@@ -461,7 +469,7 @@ fn rejections_come_back_as_function_errors_with_stable_types() {
 
     // Missing app key.
     let mut keyless = request();
-    keyless.body = with_headers(&keyless.body, |h| h.retain(|(k, _)| k != "X-Pusher-Key"));
+    keyless.body = with_headers(&keyless.body, |h| h.retain(|(k, _)| *k != X_PUSHER_KEY));
     assert_rejected(&rt, &good, keyless, "MissingAppKey");
 
     // A correctly signed body that is no soketi payload.
@@ -538,22 +546,7 @@ fn single_app_configuration_with_rotation_and_maximum_age() {
     );
     let rt = runtime();
     let build = |key: &'static str, secret: &'static str| {
-        let webhook = Webhook::lambda(FUNCTION_NAME)
-            .region("us-east-1")
-            .credentials(StaticCredentials::new(
-                "AKIDE2ETESTS",
-                "e2e-secret-key",
-                None,
-            ))
-            .event_types(EventKind::ALL);
-        rt.block_on(
-            Sender::builder()
-                .app(App::new("app", key, secret).webhook(webhook))
-                .endpoint_override(watch.endpoint_url())
-                .retry_policy(RetryPolicy::no_retry())
-                .build(),
-        )
-        .expect("sender builds")
+        rt.block_on(sender_at(&watch.endpoint_url(), key, secret, false))
     };
     let events = || vec![Event::channel_occupied("e2e-single-chan")];
     let outcome = |sender: &Sender, time_ms: u64| {
