@@ -610,10 +610,12 @@ impl Worker {
         // Waiting for a permit holds the worker, so the channel fills and `push` waits:
         // backpressure reaches the producer instead of memory growing. Finished deliveries
         // release their permits on their own.
-        let permit = match Arc::clone(&self.permits).acquire_owned().await {
-            Ok(permit) => permit,
-            Err(_) => return self.fail_closed(events),
-        };
+        // The worker owns the semaphore and never closes it, so acquiring cannot fail; if it
+        // ever did, the worker would stop and `flush` would say so (`QueueError::Stopped`).
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .expect("the queue's own semaphore is never closed");
         let sender = self.sender.clone();
         self.in_flight.spawn(async move {
             let time_ms = sender.now_ms();
@@ -622,15 +624,6 @@ impl Worker {
             drop(permit);
             report
         });
-    }
-
-    fn fail_closed(&mut self, events: Vec<Event>) {
-        // The semaphore is never closed; keep the events visible rather than lose them.
-        tracing::error!(
-            count = events.len(),
-            "queue semaphore closed, events not sent"
-        );
-        self.report.unrouted.extend(events);
     }
 
     fn collect(&mut self, done: Result<Report, tokio::task::JoinError>) {
