@@ -1,75 +1,12 @@
-//! The crate's error type and its stable kinds.
+//! The crate's error type; its stable kinds are in [`ErrorKind`].
 
-use std::fmt;
-
+use crate::config::ConfigError;
+use crate::kind::ErrorKind;
 use crate::router::HandlerFailures;
-use crate::verify::{ConfigError, Rejection};
+use crate::verify::Rejection;
 
 /// A boxed error, as callbacks return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// The stable kind of an [`Error`]: what a Lambda function error's `errorType` says.
-///
-/// The names ([`ErrorKind::as_str`]) are part of the public contract: alarms, dashboards and
-/// senders may match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The kit's configuration (environment variables) is missing or wrong.
-    Config,
-    /// The invocation event is not `{"payload": {...}, "headers": {...}}`, or a header is
-    /// duplicated or not a string.
-    MalformedEnvelope,
-    /// No `X-Pusher-Signature` header.
-    MissingSignature,
-    /// `X-Pusher-Signature` is not 64 lowercase hex digits.
-    MalformedSignature,
-    /// App keys are configured but no `X-Pusher-Key` header came.
-    MissingAppKey,
-    /// `X-Pusher-Key` names no configured app.
-    UnknownAppKey,
-    /// The signature does not match the payload with any of the app's secrets.
-    InvalidSignature,
-    /// Validly signed, but not `{"time_ms": …, "events": […]}`.
-    MalformedPayload,
-    /// Older than the configured maximum age.
-    Expired,
-    /// One or more callbacks failed (the other events still ran).
-    HandlerFailed,
-    /// The Lambda runtime itself failed.
-    Runtime,
-}
-
-impl ErrorKind {
-    /// The stable name, e.g. `"InvalidSignature"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Config => "Config",
-            ErrorKind::MalformedEnvelope => "MalformedEnvelope",
-            ErrorKind::MissingSignature => "MissingSignature",
-            ErrorKind::MalformedSignature => "MalformedSignature",
-            ErrorKind::MissingAppKey => "MissingAppKey",
-            ErrorKind::UnknownAppKey => "UnknownAppKey",
-            ErrorKind::InvalidSignature => "InvalidSignature",
-            ErrorKind::MalformedPayload => "MalformedPayload",
-            ErrorKind::Expired => "Expired",
-            ErrorKind::HandlerFailed => "HandlerFailed",
-            ErrorKind::Runtime => "Runtime",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for ErrorKind {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
 
 /// Everything that can go wrong in the kit.
 #[derive(Debug, thiserror::Error)]

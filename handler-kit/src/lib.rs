@@ -39,15 +39,16 @@
 //!
 //! # What happens to an invocation
 //!
-//! 1. The envelope is read with the payload kept as the bytes that arrived; headers are looked
-//!    up ignoring case ([`wire::Envelope`]).
+//! 1. One pass over the bytes reads the envelope: the payload is kept as the bytes that
+//!    arrived, headers are looked up ignoring case, and each event is located, not yet decoded
+//!    ([`wire::Envelope`]).
 //! 2. The [`Verifier`] checks the signature against the app's secrets ([`Keyring`]): any
 //!    current secret verifies, so secrets can be rotated. A rejected webhook runs no callback
 //!    and fails the invocation with a stable [`ErrorKind`] (`InvalidSignature`,
 //!    `UnknownAppKey`, `MissingSignature`, `MalformedEnvelope`, `Expired`, …).
-//! 3. Events are decoded one by one from the same bytes and passed to the callbacks
+//! 3. Events are decoded one by one from the spans already found and passed to the callbacks
 //!    ([`Webhooks`]). Unknown event names are kept ([`wire::Event::Unknown`]), never errors.
-//! 4. If callbacks fail, the other events still run and the invocation fails with one
+//! 4. If callbacks fail (an error or a panic), the other events still run and the invocation fails with one
 //!    aggregated error, so Lambda's retries or on-failure destination see it: make callbacks
 //!    idempotent. Otherwise the invocation returns a [`Summary`].
 //!
@@ -63,19 +64,28 @@
 //!   the `soketi-lambda-sender` crate uses it).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub mod error;
-pub mod router;
+mod config;
+mod error;
+mod keyring;
+mod kind;
+mod router;
 #[cfg(feature = "runtime")]
-pub mod runtime;
+mod runtime;
 pub mod testing;
-pub mod verify;
+mod verify;
 pub mod wire;
 
-pub use error::{BoxError, Error, ErrorKind};
+pub use config::{
+    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
+};
+pub use error::{BoxError, Error};
+pub use keyring::Keyring;
+pub use kind::ErrorKind;
 pub use router::{
     CallbackResult, Context, EventFailure, FailureCause, HandlerFailures, Summary, Webhooks,
 };
 #[cfg(feature = "runtime")]
-pub use runtime::{init_tracing, run};
-pub use verify::{ConfigError, Keyring, Rejection, Verified, Verifier};
+pub use runtime::{RawInvocation, init_tracing, run};
+pub use verify::{Rejection, Verified, Verifier};

@@ -8,7 +8,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::router::{Summary, Webhooks};
+use crate::router::{Invocation, Summary, Webhooks};
 
 /// The invocation event as Lambda delivered it, kept raw so the payload is verified over the
 /// exact bytes that arrived.
@@ -27,8 +27,13 @@ impl tower::Service<RawInvocation> for Webhooks {
         let webhooks = self.clone();
         Box::pin(async move {
             let (body, context) = invocation.into_parts();
+            let request_id = context.request_id.clone();
+            let invocation = Invocation {
+                request_id: &request_id,
+                lambda: Some(context),
+            };
             webhooks
-                .handle(body.get().as_bytes(), &context.request_id)
+                .handle_invocation(body.get().as_bytes(), invocation)
                 .await
         })
     }

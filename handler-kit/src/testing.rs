@@ -14,7 +14,7 @@
 //! ```
 
 use crate::wire::headers::user_agent;
-use crate::wire::payload::now_ms;
+use crate::wire::now_ms;
 use crate::wire::{Event, Payload, Secret, SignedPayload};
 
 /// A Lambda invocation body `{"payload":…,"headers":…}` signed exactly as soketi signs it.
@@ -25,6 +25,7 @@ pub struct SignedEnvelope {
     time_ms: u64,
     events: Vec<Event>,
     custom_headers: Vec<(String, String)>,
+    process_id: u32,
 }
 
 impl SignedEnvelope {
@@ -36,7 +37,15 @@ impl SignedEnvelope {
             time_ms: now_ms(),
             events: Vec::new(),
             custom_headers: Vec::new(),
+            process_id: std::process::id(),
         }
+    }
+
+    /// Sets the process id named in `User-Agent` (this process's by default), for bodies that
+    /// must be the same bytes on every run.
+    pub fn process_id(mut self, process_id: u32) -> Self {
+        self.process_id = process_id;
+        self
     }
 
     /// Sets the payload's `time_ms`.
@@ -77,7 +86,7 @@ impl SignedEnvelope {
     /// The invocation body, as text.
     pub fn to_json(&self) -> String {
         self.signed()
-            .lambda_body(&user_agent(std::process::id()), &self.custom_headers)
+            .lambda_body(&user_agent(self.process_id), &self.custom_headers)
     }
 }
 

@@ -1,223 +1,23 @@
-//! Verification: which secrets sign for which app key, the HMAC check over the raw payload
-//! bytes, and the opt-in maximum age.
+//! Verification: the HMAC check over the raw payload bytes, against the [`Keyring`], and the
+//! opt-in maximum age.
 //!
 //! There is deliberately **no default maximum age**: Lambda retries asynchronous invocations
 //! for up to six hours, so a default window would silently reject (and so lose) retried
 //! events. Turn it on with [`Verifier::max_age`] only if your function is always invoked
 //! synchronously or your retries are short.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ErrorKind;
+use crate::keyring::Keyring;
+use crate::kind::ErrorKind;
 use crate::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
-use crate::wire::payload::now_ms;
+use crate::wire::scan::{self, PayloadOutline, Span};
 use crate::wire::{
-    Envelope, EnvelopeError, HeaderError, Headers, PayloadError, ReceivedPayload, Secret,
-    Signature, SignatureFormatError,
+    DEFAULT_MAX_EVENTS, Envelope, EnvelopeError, HeaderError, Headers, PayloadError,
+    ReceivedPayload, Signature, SignatureFormatError, now_ms,
 };
-
-/// Environment variable: the app secret (single-app mode).
-pub const ENV_SECRET: &str = "SOKETI_SECRET";
-/// Environment variable: the app key that must be in `X-Pusher-Key` (optional).
-pub const ENV_APP_KEY: &str = "SOKETI_APP_KEY";
-/// Environment variable: the previous secret, still accepted during a rotation (optional).
-pub const ENV_PREVIOUS_SECRET: &str = "SOKETI_PREVIOUS_SECRET";
-/// Environment variable: a JSON map of app key to secret (or array of secrets), for several
-/// apps. Exclusive with the three above.
-pub const ENV_APPS: &str = "SOKETI_APPS";
-/// Environment variable: the opt-in maximum age of a payload, in seconds (optional).
-pub const ENV_MAX_AGE_SECONDS: &str = "SOKETI_MAX_AGE_SECONDS";
-
-/// Which secrets may sign, and for which app keys.
-///
-/// ```
-/// use soketi_handler_kit::Keyring;
-/// // One app, no key check:
-/// let simple = Keyring::single_secret("app1secret");
-/// // Several apps; app1 is rotating its secret, so both verify:
-/// let apps = Keyring::new()
-///     .app("app1key", "new-secret")
-///     .app("app1key", "old-secret")
-///     .app("app2key", "app2secret");
-/// assert_eq!(apps.app_keys().count(), 2);
-/// ```
-#[derive(Clone, Default)]
-pub struct Keyring {
-    /// Secrets accepted whatever `X-Pusher-Key` says (single-secret mode).
-    any_key: Vec<Secret>,
-    /// Secrets per app key; when non-empty, `X-Pusher-Key` must name one of them.
-    apps: HashMap<String, Vec<Secret>>,
-}
-
-impl Keyring {
-    /// An empty keyring: add apps with [`Keyring::app`].
-    pub fn new() -> Self {
-        Keyring::default()
-    }
-
-    /// Single-secret mode: any payload signed with `secret` verifies, whatever its
-    /// `X-Pusher-Key`.
-    pub fn single_secret(secret: impl AsRef<[u8]>) -> Self {
-        Keyring {
-            any_key: vec![Secret::new(secret)],
-            apps: HashMap::new(),
-        }
-    }
-
-    /// Adds another secret to single-secret mode (e.g. the previous one during a rotation).
-    pub fn also_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
-        self.any_key.push(Secret::new(secret));
-        self
-    }
-
-    /// Accepts `secret` for app `key`. Call again with the same key to accept several secrets
-    /// (rotation: any current secret verifies). Once any app is configured, `X-Pusher-Key` must
-    /// name a configured app.
-    pub fn app(mut self, key: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
-        self.apps
-            .entry(key.into())
-            .or_default()
-            .push(Secret::new(secret));
-        self
-    }
-
-    /// The configured app keys (none in single-secret mode).
-    pub fn app_keys(&self) -> impl Iterator<Item = &str> {
-        self.apps.keys().map(String::as_str)
-    }
-
-    /// Reads `SOKETI_SECRET` (with optional `SOKETI_APP_KEY` and `SOKETI_PREVIOUS_SECRET`), or
-    /// `SOKETI_APPS`, a JSON object such as `{"app1key": "secret", "app2key": ["new", "old"]}`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Keyring::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Keyring::from_env`], reading variables through `lookup` (for tests, or other
-    /// configuration sources).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        if let Some(apps) = get(ENV_APPS) {
-            for other in [ENV_SECRET, ENV_APP_KEY, ENV_PREVIOUS_SECRET] {
-                if get(other).is_some() {
-                    return Err(ConfigError::new(
-                        other,
-                        format!("set either {ENV_APPS} or {other}, not both"),
-                    ));
-                }
-            }
-            return Keyring::from_apps_json(&apps)
-                .map_err(|e| ConfigError::new(ENV_APPS, e.reason));
-        }
-        let Some(secret) = get(ENV_SECRET) else {
-            return Err(ConfigError::new(
-                ENV_SECRET,
-                format!(
-                    "is not set: set it to the app secret from soketi's app configuration \
-                     (or set {ENV_APPS} for several apps)"
-                ),
-            ));
-        };
-        let previous = get(ENV_PREVIOUS_SECRET);
-        let keyring = match get(ENV_APP_KEY) {
-            Some(key) => {
-                let keyring = Keyring::new().app(key.clone(), secret);
-                match previous {
-                    Some(previous) => keyring.app(key, previous),
-                    None => keyring,
-                }
-            }
-            None => {
-                let keyring = Keyring::single_secret(secret);
-                match previous {
-                    Some(previous) => keyring.also_secret(previous),
-                    None => keyring,
-                }
-            }
-        };
-        Ok(keyring)
-    }
-
-    /// A keyring from a JSON object of app key to secret or array of secrets.
-    ///
-    /// ```
-    /// use soketi_handler_kit::Keyring;
-    /// let keyring = Keyring::from_apps_json(r#"{"app1key":"s1","app2key":["new","old"]}"#)?;
-    /// assert_eq!(keyring.app_keys().count(), 2);
-    /// assert!(Keyring::from_apps_json(r#"{"app1key":""}"#).is_err());
-    /// # Ok::<(), soketi_handler_kit::ConfigError>(())
-    /// ```
-    pub fn from_apps_json(json: &str) -> Result<Self, ConfigError> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Secrets {
-            One(String),
-            Many(Vec<String>),
-        }
-        let map: HashMap<String, Secrets> = serde_json::from_str(json).map_err(|e| {
-            ConfigError::new(
-                "apps",
-                format!(
-                    "must be a JSON object of app key to secret or array of secrets, \
-                     e.g. {{\"app1key\": \"secret\"}}: {e}"
-                ),
-            )
-        })?;
-        if map.is_empty() {
-            return Err(ConfigError::new("apps", "names no app"));
-        }
-        let mut keyring = Keyring::new();
-        for (key, secrets) in map {
-            let secrets = match secrets {
-                Secrets::One(s) => vec![s],
-                Secrets::Many(v) => v,
-            };
-            if key.is_empty() {
-                return Err(ConfigError::new("apps", "has an empty app key"));
-            }
-            if secrets.is_empty() || secrets.iter().any(String::is_empty) {
-                return Err(ConfigError::new(
-                    "apps",
-                    format!("app `{key}` has an empty secret or no secret"),
-                ));
-            }
-            for secret in secrets {
-                keyring = keyring.app(key.clone(), secret);
-            }
-        }
-        Ok(keyring)
-    }
-
-    fn secrets_for(&self, key: Option<&str>) -> Result<&[Secret], Rejection> {
-        if self.apps.is_empty() {
-            return Ok(&self.any_key);
-        }
-        let key = key.ok_or(Rejection::MissingAppKey)?;
-        self.apps
-            .get(key)
-            .map(Vec::as_slice)
-            .ok_or_else(|| Rejection::UnknownAppKey {
-                key: key.to_owned(),
-            })
-    }
-}
-
-impl fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut apps: Vec<(&str, usize)> = self
-            .apps
-            .iter()
-            .map(|(k, s)| (k.as_str(), s.len()))
-            .collect();
-        apps.sort();
-        f.debug_struct("Keyring")
-            .field("single_secrets", &self.any_key.len())
-            .field("apps (key, secrets)", &apps)
-            .finish()
-    }
-}
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -226,38 +26,18 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 pub struct Verifier {
     keyring: Keyring,
     max_age: Option<Duration>,
+    max_events: usize,
     clock: Clock,
 }
 
 impl Verifier {
-    /// A verifier with no maximum age.
+    /// A verifier with no maximum age and at most [`DEFAULT_MAX_EVENTS`] events a payload.
     pub fn new(keyring: Keyring) -> Self {
         Verifier {
             keyring,
             max_age: None,
+            max_events: DEFAULT_MAX_EVENTS,
             clock: Arc::new(now_ms),
-        }
-    }
-
-    /// The keyring from the environment (see [`Keyring::from_env`]) and, when
-    /// `SOKETI_MAX_AGE_SECONDS` is set, that maximum age.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Verifier::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Verifier::from_env`], reading variables through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let keyring = Keyring::from_lookup(&lookup)?;
-        let verifier = Verifier::new(keyring);
-        match lookup(ENV_MAX_AGE_SECONDS).filter(|v| !v.is_empty()) {
-            None => Ok(verifier),
-            Some(text) => match text.trim().parse::<u64>() {
-                Ok(secs) if secs > 0 => Ok(verifier.max_age(Duration::from_secs(secs))),
-                _ => Err(ConfigError::new(
-                    ENV_MAX_AGE_SECONDS,
-                    format!("must be a whole number of seconds above 0, got `{text}`"),
-                )),
-            },
         }
     }
 
@@ -265,6 +45,15 @@ impl Verifier {
     /// for why there is no default).
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// Rejects payloads of more than `max_events` events as `MalformedPayload` (once their
+    /// signature checked out). Reading an invocation records where each event lies before the
+    /// signature is checked; this bounds that memory for a forged request. The default,
+    /// [`DEFAULT_MAX_EVENTS`], is more than any 6 MiB payload of valid events holds.
+    pub fn max_events(mut self, max_events: usize) -> Self {
+        self.max_events = max_events;
         self
     }
 
@@ -279,7 +68,8 @@ impl Verifier {
         &self.keyring
     }
 
-    /// Verifies a Lambda invocation body.
+    /// Verifies a Lambda invocation body: one pass over the bytes locates the payload, the
+    /// headers and the events, then the HMAC is checked over the payload's exact bytes.
     ///
     /// ```
     /// use soketi_handler_kit::{Keyring, Verifier};
@@ -294,32 +84,31 @@ impl Verifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_lambda_body<'a>(&self, body: &'a [u8]) -> Result<Verified<'a>, Rejection> {
-        let envelope = Envelope::parse(body)?;
-        self.verify_envelope(&envelope)
+        let envelope = Envelope::parse_with_limit(body, self.max_events)?;
+        let headers = envelope.headers();
+        let app_key = self.check_signature(envelope.payload_json().as_bytes(), &headers)?;
+        let (text, span, outline) = envelope.into_payload();
+        self.accept(app_key, text, span, outline)
     }
 
     /// Verifies a parsed invocation envelope.
     pub fn verify_envelope<'a>(&self, envelope: &Envelope<'a>) -> Result<Verified<'a>, Rejection> {
-        self.verify_with_headers(envelope.payload_json().as_bytes(), envelope.headers())
+        let app_key =
+            self.check_signature(envelope.payload_json().as_bytes(), &envelope.headers())?;
+        let (text, span, outline) = envelope.payload_outline();
+        self.accept(app_key, text, span, outline)
     }
 
     /// Verifies an HTTP webhook: the whole body is the payload, the headers are the request's.
+    /// The HMAC is checked first; the body is read as a payload only once it verified.
     pub fn verify_http<'a>(
         &self,
         body: &'a [u8],
         headers: &Headers<'_>,
     ) -> Result<Verified<'a>, Rejection> {
-        self.verify_with_headers(body, headers)
-    }
-
-    fn verify_with_headers<'a>(
-        &self,
-        payload: &'a [u8],
-        headers: &Headers<'_>,
-    ) -> Result<Verified<'a>, Rejection> {
-        let signature = headers.get(X_PUSHER_SIGNATURE)?;
-        let key = headers.get(X_PUSHER_KEY)?;
-        self.verify_parts(payload, key, signature)
+        let app_key = self.check_signature(body, headers)?;
+        let (text, outline) = self.scan_payload(body)?;
+        self.accept(app_key, text, Span::whole(text), outline)
     }
 
     /// Verifies payload bytes given the `X-Pusher-Key` and `X-Pusher-Signature` values.
@@ -331,6 +120,35 @@ impl Verifier {
         key: Option<&str>,
         signature: Option<&str>,
     ) -> Result<Verified<'a>, Rejection> {
+        self.check_parts(payload, key, signature)?;
+        let (text, outline) = self.scan_payload(payload)?;
+        self.accept(key.map(str::to_owned), text, Span::whole(text), outline)
+    }
+
+    fn scan_payload<'a>(&self, payload: &'a [u8]) -> Result<(&'a str, PayloadOutline), Rejection> {
+        let text = scan::text(payload).map_err(PayloadError::new)?;
+        let outline = scan::payload(text, self.max_events).map_err(PayloadError::new)?;
+        Ok((text, outline))
+    }
+
+    /// Reads the two headers and checks the HMAC; returns the app key.
+    fn check_signature(
+        &self,
+        payload: &[u8],
+        headers: &Headers<'_>,
+    ) -> Result<Option<String>, Rejection> {
+        let signature = headers.get(X_PUSHER_SIGNATURE)?;
+        let key = headers.get(X_PUSHER_KEY)?;
+        self.check_parts(payload, key.as_deref(), signature.as_deref())?;
+        Ok(key.map(|k| k.into_owned()))
+    }
+
+    fn check_parts(
+        &self,
+        payload: &[u8],
+        key: Option<&str>,
+        signature: Option<&str>,
+    ) -> Result<(), Rejection> {
         let signature = signature.ok_or(Rejection::MissingSignature)?;
         let signature = Signature::from_hex(signature)?;
         let secrets = self.keyring.secrets_for(key)?;
@@ -338,14 +156,24 @@ impl Verifier {
         let valid = secrets.iter().fold(false, |ok, secret| {
             secret.verifies(payload, &signature) | ok
         });
-        if !valid {
-            return Err(Rejection::InvalidSignature {
+        if valid {
+            Ok(())
+        } else {
+            Err(Rejection::InvalidSignature {
                 key: key.map(str::to_owned),
-            });
+            })
         }
-        let text = std::str::from_utf8(payload)
-            .map_err(|e| Rejection::MalformedPayload(PayloadError::not_utf8(e)))?;
-        let payload = ReceivedPayload::parse(text)?;
+    }
+
+    /// After the signature: the payload's shape, then its age.
+    fn accept<'a>(
+        &self,
+        app_key: Option<String>,
+        text: &'a str,
+        span: Span,
+        outline: PayloadOutline,
+    ) -> Result<Verified<'a>, Rejection> {
+        let payload = ReceivedPayload::from_outline(text, span, outline)?;
         if let Some(max_age) = self.max_age {
             let now = (self.clock)();
             let age_ms = now.saturating_sub(payload.time_ms());
@@ -354,10 +182,7 @@ impl Verifier {
                 return Err(Rejection::Expired { age_ms, max_age_ms });
             }
         }
-        Ok(Verified {
-            app_key: key.map(str::to_owned),
-            payload,
-        })
+        Ok(Verified { app_key, payload })
     }
 }
 
@@ -366,6 +191,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("keyring", &self.keyring)
             .field("max_age", &self.max_age)
+            .field("max_events", &self.max_events)
             .finish_non_exhaustive()
     }
 }
@@ -456,28 +282,5 @@ impl Rejection {
             Rejection::MalformedPayload(_) => ErrorKind::MalformedPayload,
             Rejection::Expired { .. } => ErrorKind::Expired,
         }
-    }
-}
-
-/// A configuration value is missing or wrong. The message names the variable or field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source_name} {reason}")]
-pub struct ConfigError {
-    source_name: String,
-    reason: String,
-}
-
-impl ConfigError {
-    /// An error about `source_name` (an environment variable or field).
-    pub fn new(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError {
-            source_name: source_name.into(),
-            reason: reason.into(),
-        }
-    }
-
-    /// The variable or field at fault.
-    pub fn source_name(&self) -> &str {
-        &self.source_name
     }
 }

@@ -611,7 +611,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, Usage> {
                 valid: true,
                 app_key: verified.app_key(),
                 time_ms: verified.payload().time_ms(),
-                events: verified.payload().raw_events(),
+                events: &verified.payload().raw_events(),
             });
             Ok(ExitCode::SUCCESS)
         }

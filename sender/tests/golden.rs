@@ -80,7 +80,7 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                         .async_invocation(is_async)
                         .event_types(EventKind::ALL),
                 );
-                assert_eq!(rebuilt(&app, &payload, ua).body, recorded, "{file}");
+                assert_eq!(rebuilt(&app, &payload, &ua).body, recorded, "{file}");
                 lambda += 1;
             }
             Some("http-post") => {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use soketi_handler_kit::wire::envelope::write_lambda_body;
+use soketi_handler_kit::wire::write_lambda_body;
 
 use crate::tools::repo_root;
 

@@ -87,10 +87,10 @@ fn recorded_client_data_reaches_the_callback_verbatim() {
 // ---------------------------------------------------------------------------------------------
 
 use soketi_e2e_tests::lambda::FUNCTION_NAME;
-use soketi_handler_kit::wire::envelope::write_lambda_body;
 use soketi_handler_kit::wire::headers::{
     ACCEPT, CONTENT_TYPE, USER_AGENT, X_PUSHER_KEY, X_PUSHER_SIGNATURE,
 };
+use soketi_handler_kit::wire::write_lambda_body;
 use soketi_handler_kit::wire::{
     ClientData, ClientEvent, Envelope, Event, EventKind, Secret, SignedPayload,
 };

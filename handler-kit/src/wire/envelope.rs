@@ -1,23 +1,22 @@
 //! Reading the Lambda invocation event `{"payload": {...}, "headers": {...}}`.
 //!
-//! The payload is kept as the raw bytes that arrived (a borrowed [`RawValue`]): the signature
-//! covers exactly those bytes, and nothing here ever re-serializes them. Writing the envelope
-//! is [`SignedPayload::lambda_body`](super::SignedPayload::lambda_body).
+//! The payload is kept as the raw bytes that arrived (a span of the body): the signature covers
+//! exactly those bytes, and nothing here ever re-serializes them. Writing the envelope is
+//! [`write_lambda_body`], used by [`SignedPayload::lambda_body`](super::SignedPayload::lambda_body).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-
+use super::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
 use super::js_json;
+use super::payload::DEFAULT_MAX_EVENTS;
+use super::scan::{self, EnvelopeOutline, HeaderSlot, PayloadOutline, ScanError, Span};
 
 /// Writes the Lambda invocation body `{"payload":<payload_json>,"headers":{…}}` as soketi (its
 /// AWS SDK's `JSON.stringify`) does: the payload bytes verbatim, the headers in the order given.
 ///
 /// ```
-/// use soketi_handler_kit::wire::envelope::write_lambda_body;
+/// use soketi_handler_kit::wire::write_lambda_body;
 /// let body = write_lambda_body(r#"{"time_ms":1,"events":[]}"#, &[("X-Pusher-Key", "k")]);
 /// assert_eq!(body, r#"{"payload":{"time_ms":1,"events":[]},"headers":{"X-Pusher-Key":"k"}}"#);
 /// ```
@@ -42,18 +41,12 @@ pub fn write_lambda_body<N: AsRef<str>, V: AsRef<str>>(
 }
 
 /// A parsed invocation event, borrowing from the body it was read from.
-#[derive(Debug)]
+///
+/// Reading is one pass over the bytes: it checks that the body is JSON and records where the
+/// payload, the two `X-Pusher-*` headers and each event lie, decoding nothing.
 pub struct Envelope<'a> {
-    payload: &'a RawValue,
-    headers: Headers<'a>,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeShape<'a> {
-    #[serde(borrow)]
-    payload: &'a RawValue,
-    #[serde(borrow)]
-    headers: Headers<'a>,
+    text: &'a str,
+    outline: EnvelopeOutline,
 }
 
 impl<'a> Envelope<'a> {
@@ -69,43 +62,83 @@ impl<'a> Envelope<'a> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, EnvelopeError> {
-        let shape: EnvelopeShape<'a> =
-            serde_json::from_slice(body).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-        if !shape.payload.get().starts_with('{') {
+        Envelope::parse_with_limit(body, DEFAULT_MAX_EVENTS)
+    }
+
+    /// [`Envelope::parse`], recording at most `max_events` events (a payload with more is
+    /// rejected once it verified).
+    pub(crate) fn parse_with_limit(
+        body: &'a [u8],
+        max_events: usize,
+    ) -> Result<Self, EnvelopeError> {
+        let text = scan::text(body).map_err(EnvelopeError::json)?;
+        let outline = scan::envelope(text, max_events).map_err(EnvelopeError::json)?;
+        if !outline.payload.of(text).starts_with('{') {
             return Err(EnvelopeError::PayloadNotObject);
         }
-        Ok(Envelope {
-            payload: shape.payload,
-            headers: shape.headers,
-        })
+        Ok(Envelope { text, outline })
     }
 
     /// The payload exactly as it arrived: the bytes the signature covers.
     pub fn payload_json(&self) -> &'a str {
-        self.payload.get()
-    }
-
-    /// The payload as a raw JSON value.
-    pub fn payload(&self) -> &'a RawValue {
-        self.payload
+        self.outline.payload.of(self.text)
     }
 
     /// The headers.
-    pub fn headers(&self) -> &Headers<'a> {
-        &self.headers
+    pub fn headers(&self) -> Headers<'a> {
+        Headers(Repr::Scanned {
+            text: self.text,
+            object: self.outline.headers,
+            key: self.outline.key,
+            signature: self.outline.signature,
+        })
+    }
+
+    /// The payload's outline as found (its shape is checked after the signature).
+    pub(crate) fn into_payload(self) -> (&'a str, Span, PayloadOutline) {
+        (self.text, self.outline.payload, self.outline.outline)
+    }
+
+    /// A copy of the payload's outline.
+    pub(crate) fn payload_outline(&self) -> (&'a str, Span, PayloadOutline) {
+        (
+            self.text,
+            self.outline.payload,
+            self.outline.outline.clone(),
+        )
     }
 }
 
-/// Header names and values in the order they arrived. Lookups ignore ASCII case.
-#[derive(Default)]
-pub struct Headers<'a> {
-    entries: Vec<(Cow<'a, str>, HeaderValue<'a>)>,
+impl fmt::Debug for Envelope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("payload_bytes", &self.payload_json().len())
+            .field("events", &self.outline.outline.events.len())
+            .field("headers", &self.headers())
+            .finish()
+    }
 }
 
-enum HeaderValue<'a> {
-    Text(Cow<'a, str>),
-    /// A value that is not a JSON string (soketi passes custom header values on as given).
-    Other(&'a RawValue),
+/// Header names and values. Lookups ignore ASCII case; a header present twice (in any case)
+/// is an error when looked up, never a guess.
+pub struct Headers<'a>(Repr<'a>);
+
+enum Repr<'a> {
+    /// The `headers` object of an envelope, read in place: nothing is allocated per header.
+    Scanned {
+        text: &'a str,
+        object: Span,
+        key: HeaderSlot,
+        signature: HeaderSlot,
+    },
+    /// Name/value pairs, e.g. the real headers of an HTTP webhook.
+    Pairs(Vec<(Cow<'a, str>, Cow<'a, str>)>),
+}
+
+impl Default for Headers<'_> {
+    fn default() -> Self {
+        Headers(Repr::Pairs(Vec::new()))
+    }
 }
 
 impl<'a> Headers<'a> {
@@ -116,89 +149,100 @@ impl<'a> Headers<'a> {
         N: Into<Cow<'a, str>>,
         V: Into<Cow<'a, str>>,
     {
-        Headers {
-            entries: pairs
+        Headers(Repr::Pairs(
+            pairs
                 .into_iter()
-                .map(|(n, v)| (n.into(), HeaderValue::Text(v.into())))
+                .map(|(n, v)| (n.into(), v.into()))
                 .collect(),
-        }
+        ))
     }
 
     /// The value of header `name`, ignoring ASCII case; `None` when absent. A header present
     /// more than once (in any case), or whose value is not a string, is an error: reading one
     /// of two values would be a guess.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, HeaderError> {
-        let mut found = None;
-        for (n, value) in &self.entries {
-            if !n.eq_ignore_ascii_case(name) {
-                continue;
+    pub fn get(&self, name: &str) -> Result<Option<Cow<'a, str>>, HeaderError> {
+        match &self.0 {
+            Repr::Pairs(pairs) => {
+                let mut found = None;
+                for (n, value) in pairs {
+                    if n.eq_ignore_ascii_case(name) {
+                        if found.is_some() {
+                            return Err(HeaderError::Duplicate(name.to_owned()));
+                        }
+                        found = Some(value.clone());
+                    }
+                }
+                Ok(found)
             }
-            if found.is_some() {
-                return Err(HeaderError::Duplicate(name.to_owned()));
+            Repr::Scanned {
+                text,
+                object,
+                key,
+                signature,
+            } => {
+                let slot = if name.eq_ignore_ascii_case(X_PUSHER_SIGNATURE) {
+                    *signature
+                } else if name.eq_ignore_ascii_case(X_PUSHER_KEY) {
+                    *key
+                } else {
+                    let mut slot = HeaderSlot::default();
+                    // The object was checked when the envelope was read.
+                    let _ = scan::each_member(text, *object, |n, value| {
+                        if n.eq_ignore_ascii_case(name) {
+                            slot.count = slot.count.saturating_add(1).min(2);
+                            slot.value = value;
+                        }
+                    });
+                    slot
+                };
+                match slot.count {
+                    0 => Ok(None),
+                    1 => scan::string_value(slot.value.of(text))
+                        .map(Some)
+                        .ok_or_else(|| HeaderError::NotAString(name.to_owned())),
+                    _ => Err(HeaderError::Duplicate(name.to_owned())),
+                }
             }
-            found = Some(value);
         }
-        match found {
-            None => Ok(None),
-            Some(HeaderValue::Text(text)) => Ok(Some(text)),
-            Some(HeaderValue::Other(_)) => Err(HeaderError::NotAString(name.to_owned())),
+    }
+
+    /// The headers as (name, value JSON or text) pairs, in the order they arrived.
+    fn entries(&self) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+        match &self.0 {
+            Repr::Pairs(pairs) => pairs.clone(),
+            Repr::Scanned { text, object, .. } => {
+                let mut out = Vec::new();
+                let _ = scan::each_member(text, *object, |name, value| {
+                    let raw = value.of(text);
+                    let value = scan::string_value(raw).unwrap_or(Cow::Borrowed(raw));
+                    out.push((Cow::Owned(name.decoded().into_owned()), value));
+                });
+                out
+            }
         }
     }
 
     /// How many headers there are.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.0 {
+            Repr::Pairs(pairs) => pairs.len(),
+            Repr::Scanned { text, object, .. } => {
+                let mut count = 0;
+                let _ = scan::each_member(text, *object, |_, _| count += 1);
+                count
+            }
+        }
     }
 
     /// Whether there is no header at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
 impl fmt::Debug for Headers<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut map = f.debug_map();
-        for (name, value) in &self.entries {
-            match value {
-                HeaderValue::Text(text) => map.entry(name, text),
-                HeaderValue::Other(raw) => map.entry(name, &raw.get()),
-            };
-        }
-        map.finish()
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-        impl<'de: 'a, 'a> Visitor<'de> for HeadersVisitor<'a> {
-            type Value = Headers<'a>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of header names to values")
-            }
-
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::new();
-                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-                    let raw: &'de RawValue = map.next_value()?;
-                    let value = if raw.get().starts_with('"') {
-                        HeaderValue::Text(
-                            serde_json::from_str::<Cow<'de, str>>(raw.get())
-                                .map_err(serde::de::Error::custom)?,
-                        )
-                    } else {
-                        HeaderValue::Other(raw)
-                    };
-                    entries.push((name, value));
-                }
-                Ok(Headers { entries })
-            }
-        }
-
-        deserializer.deserialize_map(HeadersVisitor(std::marker::PhantomData))
+        f.debug_map().entries(self.entries()).finish()
     }
 }
 
@@ -214,6 +258,12 @@ pub enum EnvelopeError {
     /// `payload` is not a JSON object.
     #[error("the envelope's `payload` must be a JSON object")]
     PayloadNotObject,
+}
+
+impl EnvelopeError {
+    fn json(error: ScanError) -> Self {
+        EnvelopeError::Json(error.to_string())
+    }
 }
 
 /// A header could not be read unambiguously.

@@ -3,25 +3,34 @@
 //! Everything here is pure (no I/O, no Lambda) and available without the `runtime` feature, so
 //! that the sender writes exactly what the kit reads:
 //!
-//! - [`events`]: the event types, with soketi's key order;
-//! - [`payload`]: `{"time_ms":…,"events":[…]}`, written and read;
-//! - [`signature`]: the `X-Pusher-Signature` rule;
+//! - the event types ([`Event`] and one struct per kind), with soketi's key order;
+//! - the payload `{"time_ms":…,"events":[…]}`, written ([`Payload`]) and read
+//!   ([`ReceivedPayload`]);
+//! - the `X-Pusher-Signature` rule ([`Secret`], [`Signature`]);
 //! - [`headers`]: header names and soketi's header order;
-//! - [`envelope`]: the Lambda invocation event `{"payload":…,"headers":…}`;
+//! - the Lambda invocation event `{"payload":…,"headers":…}`, read ([`Envelope`]) and written
+//!   ([`write_lambda_body`]);
 //! - [`js_json`]: JSON printed exactly as JavaScript's `JSON.stringify` prints it.
+//!
+//! Reading is one pass over the bytes (a scanner that records where each part lies); nothing
+//! is decoded before the signature has been checked, and nothing is ever re-serialized.
 
-pub mod envelope;
-pub mod events;
+mod envelope;
+mod events;
 pub mod headers;
 pub mod js_json;
-pub mod payload;
-pub mod signature;
+mod payload;
+pub(crate) mod scan;
+mod signature;
 
-pub use envelope::{Envelope, EnvelopeError, HeaderError, Headers};
+pub use envelope::{Envelope, EnvelopeError, HeaderError, Headers, write_lambda_body};
 pub use events::{
     CacheMiss, ChannelOccupied, ChannelVacated, ClientData, ClientEvent, DataError, Event,
-    EventDecodeError, EventKind, MemberAdded, MemberRemoved, SubscriptionCount, UnknownEvent,
-    UserId,
+    EventDecodeError, EventKind, KnownEvent, MemberAdded, MemberRemoved, SubscriptionCount,
+    UnknownEvent, UserId,
 };
-pub use payload::{Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms};
-pub use signature::{Secret, Signature, SignatureFormatError};
+pub(crate) use events::{Located, Name, with_event_types};
+pub use payload::{
+    DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
+};
+pub use signature::{SIGNATURE_HEX_LEN, SIGNATURE_LEN, Secret, Signature, SignatureFormatError};

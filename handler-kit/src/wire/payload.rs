@@ -1,14 +1,15 @@
 //! The payload `{"time_ms":…,"events":[…]}`: written as soketi writes it, read from the raw
 //! bytes that arrived.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::envelope;
-use super::events::{Event, EventDecodeError};
+use super::events::{Event, EventDecodeError, Located};
 use super::headers;
+use super::scan::{self, EventSpans, PayloadOutline, Span};
 use super::signature::{Secret, Signature};
 
 /// The current time as a payload's `time_ms`: milliseconds since the Unix epoch (0 if the
@@ -21,7 +22,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// A payload to send: serialize it with [`Payload::to_json`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
     /// Milliseconds since the Unix epoch at which the payload was built.
     pub time_ms: u64,
@@ -46,9 +47,18 @@ impl Payload {
     /// );
     /// ```
     pub fn to_json(&self) -> String {
-        // Every field is a string, an integer or already-valid raw JSON: serialization cannot
-        // fail, but if it ever did, an empty object would be rejected loudly by any receiver.
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(32 + 64 * self.events.len());
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{{\"{TIME_MS}\":{},\"{EVENTS}\":[", self.time_ms);
+        for (i, event) in self.events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            event.write_json(&mut out);
+        }
+        out.push_str("]}");
+        out
     }
 
     /// Serializes and signs the payload for `app_key`.
@@ -131,31 +141,80 @@ impl SignedPayload {
     }
 }
 
-/// A payload as received: `time_ms` read, events kept as raw JSON until asked for.
+/// The payload key holding the time stamp.
+pub(crate) const TIME_MS: &str = "time_ms";
+/// The payload key holding the events.
+pub(crate) const EVENTS: &str = "events";
+
+/// The default maximum number of events in one payload: more than a 6 MiB payload (Lambda's
+/// synchronous limit) can hold of the smallest valid events. It bounds what an unverified
+/// request can make the kit allocate; see [`Verifier::max_events`](crate::Verifier::max_events).
+pub const DEFAULT_MAX_EVENTS: usize = 200_000;
+
+/// A payload as received: `time_ms` read, each event located but decoded only when asked for.
 #[derive(Debug, Clone)]
 pub struct ReceivedPayload<'a> {
+    /// The text the spans point into (the whole body for a Lambda envelope).
+    text: &'a str,
+    json: Span,
     time_ms: u64,
-    events: Vec<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct PayloadShape<'a> {
-    time_ms: u64,
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
+    events: Vec<EventSpans>,
 }
 
 impl<'a> ReceivedPayload<'a> {
     /// Reads the payload's outline from its raw JSON text. Only the shape is checked here
     /// (an object with an integer `time_ms` and an `events` array); each event is decoded by
     /// [`ReceivedPayload::events`].
+    ///
+    /// ```
+    /// use soketi_handler_kit::wire::{Event, ReceivedPayload};
+    /// let payload = ReceivedPayload::parse(
+    ///     r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"},{"name":"x"}]}"#,
+    /// )?;
+    /// assert_eq!((payload.time_ms(), payload.len()), (1, 2));
+    /// let events: Vec<Event> = payload.events().collect::<Result<_, _>>()?;
+    /// assert_eq!(events[0], Event::channel_occupied("c"));
+    /// assert_eq!(events[1].name(), "x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(json: &'a str) -> Result<Self, PayloadError> {
-        let shape: PayloadShape<'a> =
-            serde_json::from_str(json).map_err(|e| PayloadError(e.to_string()))?;
+        ReceivedPayload::parse_with_limit(json, DEFAULT_MAX_EVENTS)
+    }
+
+    /// [`ReceivedPayload::parse`] with a maximum number of events.
+    pub(crate) fn parse_with_limit(json: &'a str, max_events: usize) -> Result<Self, PayloadError> {
+        let outline = scan::payload(json, max_events).map_err(|e| PayloadError(e.to_string()))?;
+        ReceivedPayload::from_outline(json, Span::whole(json), outline)
+    }
+
+    /// The payload at `json` in `text`, from the outline the scanner recorded: its shape is
+    /// checked and `time_ms` read now.
+    pub(crate) fn from_outline(
+        text: &'a str,
+        json: Span,
+        outline: PayloadOutline,
+    ) -> Result<Self, PayloadError> {
+        if let Some(error) = outline.shape_error {
+            return Err(PayloadError(error));
+        }
+        let raw = outline.time_ms.of(text);
+        let time_ms = raw.parse::<u64>().map_err(|_| {
+            PayloadError(format!(
+                "`time_ms` must be a non-negative integer (milliseconds), found {}",
+                raw.chars().take(40).collect::<String>()
+            ))
+        })?;
         Ok(ReceivedPayload {
-            time_ms: shape.time_ms,
-            events: shape.events,
+            text,
+            json,
+            time_ms,
+            events: outline.events,
         })
+    }
+
+    /// The payload's JSON text, exactly as it arrived.
+    pub fn as_json(&self) -> &'a str {
+        self.json.of(self.text)
     }
 
     /// The payload's `time_ms`.
@@ -173,15 +232,34 @@ impl<'a> ReceivedPayload<'a> {
         self.events.is_empty()
     }
 
-    /// The events as the raw JSON objects that arrived.
-    pub fn raw_events(&self) -> &[&'a RawValue] {
-        &self.events
+    /// The events as the JSON text of each, exactly as it arrived.
+    pub fn event_texts(&self) -> impl ExactSizeIterator<Item = &'a str> + '_ {
+        self.events.iter().map(|spans| spans.span.of(self.text))
+    }
+
+    /// The events as raw JSON values, exactly as they arrived (for serde users; each is
+    /// checked again as it is wrapped, so prefer [`ReceivedPayload::event_texts`] when text
+    /// will do).
+    pub fn raw_events(&self) -> Vec<&'a RawValue> {
+        self.event_texts()
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect()
+    }
+
+    /// The events, located but not decoded, for the router.
+    pub(crate) fn located(&self) -> impl ExactSizeIterator<Item = Located<'_>> + '_ {
+        self.events.iter().map(|spans| Located {
+            text: self.text,
+            spans,
+        })
     }
 
     /// The events, decoded one by one in payload order; one malformed event does not hide the
     /// others.
-    pub fn events(&self) -> impl Iterator<Item = Result<Event, EventDecodeError>> + '_ {
-        self.events.iter().map(|raw| Event::from_raw(raw))
+    pub fn events(&self) -> impl ExactSizeIterator<Item = Result<Event, EventDecodeError>> + '_ {
+        self.events
+            .iter()
+            .map(|spans| Event::decode(self.text, spans))
     }
 }
 
@@ -191,7 +269,7 @@ impl<'a> ReceivedPayload<'a> {
 pub struct PayloadError(String);
 
 impl PayloadError {
-    pub(crate) fn not_utf8(e: std::str::Utf8Error) -> Self {
-        PayloadError(format!("the payload is not UTF-8: {e}"))
+    pub(crate) fn new(reason: impl fmt::Display) -> Self {
+        PayloadError(reason.to_string())
     }
 }

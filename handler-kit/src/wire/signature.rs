@@ -58,7 +58,7 @@ impl Secret {
 
     /// Whether `signature` is this secret's signature of `payload`, compared in constant time.
     pub fn verifies(&self, payload: &[u8], signature: &Signature) -> bool {
-        bool::from(self.sign(payload).0.ct_eq(&signature.0))
+        self.sign(payload) == *signature
     }
 }
 
@@ -68,11 +68,28 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The value of a lowercase hex digit, or 0xff for any other byte (upper case included).
+fn hex_digit(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => 0xff,
+    }
+}
+
 /// A decoded `X-Pusher-Signature`: the 32 bytes of an HMAC-SHA256.
 ///
-/// `Display` prints the lowercase hex form sent on the wire.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// `Display` prints the lowercase hex form sent on the wire. `==` compares in constant time,
+/// like [`Secret::verifies`], so comparing a received signature with an expected one by hand
+/// leaks nothing either.
+#[derive(Clone, Copy, Eq)]
 pub struct Signature([u8; SIGNATURE_LEN]);
+
+impl PartialEq for Signature {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
+    }
+}
 
 impl Signature {
     /// Parses the header value: exactly 64 lowercase hex digits, as soketi, Pusher and Node's
@@ -89,18 +106,24 @@ impl Signature {
     /// );
     /// ```
     pub fn from_hex(value: &str) -> Result<Self, SignatureFormatError> {
-        if value.len() != SIGNATURE_HEX_LEN {
-            return Err(SignatureFormatError::WrongLength { len: value.len() });
+        let bytes = value.as_bytes();
+        if bytes.len() != SIGNATURE_HEX_LEN {
+            return Err(SignatureFormatError::WrongLength { len: bytes.len() });
         }
-        if let Some(position) = value.bytes().position(|b| !b.is_ascii_hexdigit()) {
-            return Err(SignatureFormatError::NotHex { position });
+        // One pass: each digit decoded, anything else noted; errors are told apart after.
+        let mut out = [0u8; SIGNATURE_LEN];
+        let mut bad = false;
+        for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let (hi, lo) = (hex_digit(pair[0]), hex_digit(pair[1]));
+            bad |= (hi | lo) > 0xf;
+            *byte = (hi << 4) | (lo & 0xf);
         }
-        if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        if bad {
+            if let Some(position) = bytes.iter().position(|b| !b.is_ascii_hexdigit()) {
+                return Err(SignatureFormatError::NotHex { position });
+            }
             return Err(SignatureFormatError::Uppercase);
         }
-        let mut out = [0u8; SIGNATURE_LEN];
-        hex::decode_to_slice(value, &mut out)
-            .map_err(|_| SignatureFormatError::NotHex { position: 0 })?;
         Ok(Signature(out))
     }
 

@@ -1,0 +1,145 @@
+//! Which secrets sign for which app key: the [`Keyring`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::config::ConfigError;
+use crate::verify::Rejection;
+use crate::wire::Secret;
+
+/// Which secrets may sign, and for which app keys.
+///
+/// ```
+/// use soketi_handler_kit::Keyring;
+/// // One app, no key check:
+/// let simple = Keyring::single_secret("app1secret");
+/// // Several apps; app1 is rotating its secret, so both verify:
+/// let apps = Keyring::new()
+///     .app("app1key", "new-secret")
+///     .app("app1key", "old-secret")
+///     .app("app2key", "app2secret");
+/// assert_eq!(apps.app_keys().count(), 2);
+/// ```
+#[derive(Clone, Default)]
+pub struct Keyring {
+    /// Secrets accepted whatever `X-Pusher-Key` says (single-secret mode).
+    any_key: Vec<Secret>,
+    /// Secrets per app key; when non-empty, `X-Pusher-Key` must name one of them.
+    apps: HashMap<String, Vec<Secret>>,
+}
+
+impl Keyring {
+    /// An empty keyring: add apps with [`Keyring::app`].
+    pub fn new() -> Self {
+        Keyring::default()
+    }
+
+    /// Single-secret mode: any payload signed with `secret` verifies, whatever its
+    /// `X-Pusher-Key`.
+    pub fn single_secret(secret: impl AsRef<[u8]>) -> Self {
+        Keyring {
+            any_key: vec![Secret::new(secret)],
+            apps: HashMap::new(),
+        }
+    }
+
+    /// Adds another secret to single-secret mode (e.g. the previous one during a rotation).
+    pub fn also_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.any_key.push(Secret::new(secret));
+        self
+    }
+
+    /// Accepts `secret` for app `key`. Call again with the same key to accept several secrets
+    /// (rotation: any current secret verifies). Once any app is configured, `X-Pusher-Key` must
+    /// name a configured app.
+    pub fn app(mut self, key: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.apps
+            .entry(key.into())
+            .or_default()
+            .push(Secret::new(secret));
+        self
+    }
+
+    /// The configured app keys (none in single-secret mode).
+    pub fn app_keys(&self) -> impl Iterator<Item = &str> {
+        self.apps.keys().map(String::as_str)
+    }
+
+    /// A keyring from a JSON object of app key to secret or array of secrets.
+    ///
+    /// ```
+    /// use soketi_handler_kit::Keyring;
+    /// let keyring = Keyring::from_apps_json(r#"{"app1key":"s1","app2key":["new","old"]}"#)?;
+    /// assert_eq!(keyring.app_keys().count(), 2);
+    /// assert!(Keyring::from_apps_json(r#"{"app1key":""}"#).is_err());
+    /// # Ok::<(), soketi_handler_kit::ConfigError>(())
+    /// ```
+    pub fn from_apps_json(json: &str) -> Result<Self, ConfigError> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Secrets {
+            One(String),
+            Many(Vec<String>),
+        }
+        let map: HashMap<String, Secrets> = serde_json::from_str(json).map_err(|e| {
+            ConfigError::new(
+                "apps",
+                format!(
+                    "must be a JSON object of app key to secret or array of secrets, \
+                     e.g. {{\"app1key\": \"secret\"}}: {e}"
+                ),
+            )
+        })?;
+        if map.is_empty() {
+            return Err(ConfigError::new("apps", "names no app"));
+        }
+        let mut keyring = Keyring::new();
+        for (key, secrets) in map {
+            let secrets = match secrets {
+                Secrets::One(s) => vec![s],
+                Secrets::Many(v) => v,
+            };
+            if key.is_empty() {
+                return Err(ConfigError::new("apps", "has an empty app key"));
+            }
+            if secrets.is_empty() || secrets.iter().any(String::is_empty) {
+                return Err(ConfigError::new(
+                    "apps",
+                    format!("app `{key}` has an empty secret or no secret"),
+                ));
+            }
+            for secret in secrets {
+                keyring = keyring.app(key.clone(), secret);
+            }
+        }
+        Ok(keyring)
+    }
+
+    pub(crate) fn secrets_for(&self, key: Option<&str>) -> Result<&[Secret], Rejection> {
+        if self.apps.is_empty() {
+            return Ok(&self.any_key);
+        }
+        let key = key.ok_or(Rejection::MissingAppKey)?;
+        self.apps
+            .get(key)
+            .map(Vec::as_slice)
+            .ok_or_else(|| Rejection::UnknownAppKey {
+                key: key.to_owned(),
+            })
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut apps: Vec<(&str, usize)> = self
+            .apps
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.len()))
+            .collect();
+        apps.sort();
+        f.debug_struct("Keyring")
+            .field("single_secrets", &self.any_key.len())
+            .field("apps (key, secrets)", &apps)
+            .finish()
+    }
+}

@@ -1,0 +1,223 @@
+//! The callback builder: verified events, in payload order, to typed async callbacks.
+//!
+//! - [`Webhooks`] (here): registering callbacks, indexed by event kind;
+//! - `dispatch`: verifying an invocation and running the callbacks of each event;
+//! - [`Context`]: what a callback learns besides its event;
+//! - [`Summary`] and [`HandlerFailures`]: what an invocation ends in.
+
+mod context;
+mod dispatch;
+mod outcome;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use context::Context;
+#[cfg(feature = "runtime")]
+pub(crate) use dispatch::Invocation;
+pub use outcome::{EventFailure, FailureCause, HandlerFailures, Summary};
+
+use crate::config::ConfigError;
+use crate::error::BoxError;
+use crate::verify::Verifier;
+use crate::wire::{self, Event, EventKind, KnownEvent, UnknownEvent};
+
+/// What a callback returns: `Ok(())`, or any error (`?` converts it).
+pub type CallbackResult = Result<(), BoxError>;
+
+type BoxFuture = Pin<Box<dyn Future<Output = CallbackResult> + Send>>;
+/// A callback with its event type erased: it takes the [`Event`] and unwraps its own type.
+type Callback = Arc<dyn Fn(Event, Context) -> BoxFuture + Send + Sync>;
+type ErrorHook = Arc<dyn Fn(&EventFailure, &Context) + Send + Sync>;
+
+/// Slots of the callback table: one per known kind, then unknown events.
+const KINDS: usize = EventKind::ALL.len();
+const UNKNOWN_SLOT: usize = KINDS;
+
+fn slot(kind: Option<EventKind>) -> usize {
+    kind.map_or(UNKNOWN_SLOT, |kind| kind as usize)
+}
+
+#[derive(Clone, Default)]
+struct Callbacks {
+    /// Typed callbacks, by [`slot`].
+    by_kind: [Vec<Callback>; KINDS + 1],
+    any: Vec<Callback>,
+    on_error: Option<ErrorHook>,
+}
+
+/// The verified webhook router: typed async callbacks per event type.
+///
+/// Build it once (it is cheap to clone, `Send` and `Sync`), then hand it to
+/// [`run`](crate::run) or call [`Webhooks::handle`] yourself. Events run one at a time in
+/// payload order. When callbacks fail (return an error or panic), the remaining events still
+/// run, and the invocation returns one [`HandlerFailures`] error listing them, so that Lambda's
+/// retries or on-failure destination take over: make callbacks idempotent. Several callbacks
+/// may be registered for the same type; they run in registration order, after the `on_any`
+/// callbacks.
+///
+/// ```
+/// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+/// use soketi_handler_kit::wire::{ChannelOccupied, Event};
+/// use soketi_handler_kit::testing::SignedEnvelope;
+///
+/// # tokio_test_block_on(async {
+/// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret")))
+///     .on_channel_occupied(|ev: ChannelOccupied, _cx: Context| async move {
+///         println!("{} is now occupied.", ev.channel);
+///         Ok(())
+///     });
+///
+/// let body = SignedEnvelope::new("key", "s3cret")
+///     .event(Event::channel_occupied("my-channel"))
+///     .to_bytes();
+/// let summary = webhooks.handle(&body, "request-1").await?;
+/// assert_eq!(summary.handled(), 1);
+/// # Ok::<(), soketi_handler_kit::Error>(())
+/// # }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Webhooks {
+    verifier: Verifier,
+    callbacks: Arc<Callbacks>,
+}
+
+/// Wraps a typed callback so that it takes an [`Event`]: the router only hands it events of
+/// its own slot, so the unwrapping always succeeds.
+fn erase<E, F, Fut>(callback: F) -> Callback
+where
+    E: TryFrom<Event, Error = Event>,
+    F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CallbackResult> + Send + 'static,
+{
+    Arc::new(move |event, cx| match E::try_from(event) {
+        Ok(event) => Box::pin(callback(event, cx)),
+        Err(other) => {
+            let message = format!(
+                "event `{}` reached a callback of another type",
+                other.name()
+            );
+            Box::pin(std::future::ready(Err(message.into())))
+        }
+    })
+}
+
+macro_rules! define_on_methods {
+    ($($ty:ident => $name:literal, $on:ident, $doc:literal;)*) => {
+        /// The `on_*` shortcuts, one per known event type: each is [`Webhooks::on`] for its type.
+        impl Webhooks {
+            $(
+                #[doc = concat!("Runs `callback` for each `", $name, "` event ([`wire::", stringify!($ty), "`]).")]
+                pub fn $on<F, Fut>(self, callback: F) -> Self
+                where
+                    F: Fn(wire::$ty, Context) -> Fut + Send + Sync + 'static,
+                    Fut: Future<Output = CallbackResult> + Send + 'static,
+                {
+                    self.on::<wire::$ty, F, Fut>(callback)
+                }
+            )*
+        }
+    };
+}
+
+wire::with_event_types!(define_on_methods);
+
+impl Webhooks {
+    /// A router verifying with `verifier`, with no callbacks yet.
+    pub fn new(verifier: Verifier) -> Self {
+        Webhooks {
+            verifier,
+            callbacks: Arc::default(),
+        }
+    }
+
+    /// A router whose verifier comes from the environment: `SOKETI_SECRET` (optional
+    /// `SOKETI_APP_KEY`, `SOKETI_PREVIOUS_SECRET`), or `SOKETI_APPS`; optional
+    /// `SOKETI_MAX_AGE_SECONDS`. See [`Keyring::from_env`](crate::Keyring::from_env).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Verifier::from_env().map(Webhooks::new)
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Runs `callback` for each event of type `E`; the `on_*` methods are shortcuts for it.
+    ///
+    /// ```
+    /// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+    /// use soketi_handler_kit::wire::MemberAdded;
+    /// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret")))
+    ///     .on(|ev: MemberAdded, _cx: Context| async move {
+    ///         println!("{} joined {}", ev.user_id, ev.channel);
+    ///         Ok(())
+    ///     });
+    /// ```
+    pub fn on<E, F, Fut>(self, callback: F) -> Self
+    where
+        E: KnownEvent,
+        F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallbackResult> + Send + 'static,
+    {
+        self.push(E::KIND as usize, erase(callback))
+    }
+
+    /// Runs `callback` for each event whose name this version does not know. Without such
+    /// a callback (or `on_any`), unknown events are logged as warnings and counted as
+    /// ignored in the summary, never dropped silently.
+    pub fn on_unknown<F, Fut>(self, callback: F) -> Self
+    where
+        F: Fn(UnknownEvent, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallbackResult> + Send + 'static,
+    {
+        self.push(UNKNOWN_SLOT, erase(callback))
+    }
+
+    /// Runs `callback` for every event, known or not, before the typed callbacks.
+    pub fn on_any<F, Fut>(mut self, callback: F) -> Self
+    where
+        F: Fn(Event, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallbackResult> + Send + 'static,
+    {
+        let callback: Callback = Arc::new(move |event, cx| Box::pin(callback(event, cx)));
+        Arc::make_mut(&mut self.callbacks).any.push(callback);
+        self
+    }
+
+    fn push(mut self, slot: usize, callback: Callback) -> Self {
+        Arc::make_mut(&mut self.callbacks).by_kind[slot].push(callback);
+        self
+    }
+
+    /// Called once for each failed event (a callback error or panic, or an event that could
+    /// not be decoded), before the invocation fails with all of them. The default logs each
+    /// failure with `tracing::error!`; a hook replaces that.
+    pub fn on_error<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&EventFailure, &Context) + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.callbacks).on_error = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.callbacks;
+        let mut s = f.debug_struct("Webhooks");
+        s.field("verifier", &self.verifier);
+        for kind in EventKind::ALL {
+            s.field(kind.as_str(), &c.by_kind[kind as usize].len());
+        }
+        s.field("unknown", &c.by_kind[UNKNOWN_SLOT].len())
+            .field("any", &c.any.len())
+            .field("on_error", &c.on_error.is_some())
+            .finish()
+    }
+}

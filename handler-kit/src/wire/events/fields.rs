@@ -1,0 +1,312 @@
+//! Reading an event's fields from the spans the scanner recorded, and writing them back.
+
+use std::borrow::Cow;
+
+use super::super::js_json;
+use super::super::scan::{self, EventSpans, Key};
+use super::{ClientData, UserId};
+
+/// Every field name an event type reads. The scanner records where each one's value lies, so
+/// an event is decoded without walking its bytes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Name,
+    Channel,
+    Event,
+    Data,
+    SocketId,
+    UserId,
+    SubscriptionCount,
+}
+
+impl Field {
+    pub(crate) const COUNT: usize = 7;
+    #[cfg(test)]
+    const ALL: [Field; Field::COUNT] = [
+        Field::Name,
+        Field::Channel,
+        Field::Event,
+        Field::Data,
+        Field::SocketId,
+        Field::UserId,
+        Field::SubscriptionCount,
+    ];
+
+    /// The key on the wire.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Channel => "channel",
+            Field::Event => "event",
+            Field::Data => "data",
+            Field::SocketId => "socket_id",
+            Field::UserId => "user_id",
+            Field::SubscriptionCount => "subscription_count",
+        }
+    }
+
+    /// The field an object key names, if it is one of ours (keys compare exactly).
+    #[inline]
+    pub(crate) fn from_key(key: Key<'_>) -> Option<Field> {
+        match key {
+            Key::Plain(bytes) => Field::from_name(bytes),
+            Key::Escaped(_) => Field::from_name(key.decoded().as_bytes()),
+        }
+    }
+
+    /// The field named `name` (a match, so that a key costs a length check and at most one
+    /// comparison; a test checks it against [`Field::as_str`]).
+    fn from_name(name: &[u8]) -> Option<Field> {
+        Some(match name {
+            b"name" => Field::Name,
+            b"channel" => Field::Channel,
+            b"event" => Field::Event,
+            b"data" => Field::Data,
+            b"socket_id" => Field::SocketId,
+            b"user_id" => Field::UserId,
+            b"subscription_count" => Field::SubscriptionCount,
+            _ => return None,
+        })
+    }
+}
+
+/// What a field's value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A JSON string.
+    Str,
+    /// A JSON string or number (a presence user id).
+    StrOrNumber,
+    /// A non-negative integer.
+    U64,
+    /// Any JSON value (client data), kept as text.
+    Any,
+}
+
+impl Shape {
+    fn expected(self) -> &'static str {
+        match self {
+            Shape::Str => "a string",
+            Shape::StrOrNumber => "a string or a number",
+            Shape::U64 => "a non-negative integer",
+            Shape::Any => "a JSON value",
+        }
+    }
+}
+
+/// Whether a field must be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Required,
+    Optional,
+}
+
+/// The fields of an event type, in soketi's key order: what `check` validates.
+pub(crate) type Schema = &'static [(Field, Shape, Presence)];
+
+/// The recorded fields of one event, for its type's `decode`.
+pub(crate) struct Fields<'t> {
+    text: &'t str,
+    spans: &'t EventSpans,
+}
+
+/// At most this much of a value is quoted in an error message.
+const PREVIEW: usize = 40;
+
+fn preview(raw: &str) -> String {
+    match raw.char_indices().nth(PREVIEW) {
+        Some((cut, _)) => format!("{}…", &raw[..cut]),
+        None => raw.to_owned(),
+    }
+}
+
+impl<'t> Fields<'t> {
+    pub(crate) fn new(text: &'t str, spans: &'t EventSpans) -> Self {
+        Fields { text, spans }
+    }
+
+    /// The value's JSON text, if the field is present.
+    fn raw(&self, field: Field) -> Option<&'t str> {
+        let span = self.spans.fields[field as usize];
+        span.is_some().then(|| span.of(self.text))
+    }
+
+    fn missing(field: Field) -> String {
+        format!("missing field `{}`", field.as_str())
+    }
+
+    fn mistyped(field: Field, expected: &str, raw: &str) -> String {
+        format!(
+            "`{}` must be {expected}, found {}",
+            field.as_str(),
+            preview(raw)
+        )
+    }
+
+    /// Checks the fields against `schema` without building anything: what an event nobody
+    /// listens to costs. It accepts exactly what the type's `decode` accepts (a test holds
+    /// the two together).
+    pub(crate) fn check(&self, schema: Schema) -> Result<(), String> {
+        for &(field, shape, presence) in schema {
+            let Some(raw) = self.raw(field) else {
+                if presence == Presence::Required {
+                    return Err(Fields::missing(field));
+                }
+                continue;
+            };
+            let ok = match shape {
+                Shape::Str => raw.starts_with('"'),
+                Shape::StrOrNumber => {
+                    raw.starts_with('"') || serde_json::from_str::<serde_json::Number>(raw).is_ok()
+                }
+                Shape::U64 => raw.parse::<u64>().is_ok(),
+                Shape::Any => true,
+            };
+            if !ok {
+                return Err(Fields::mistyped(field, shape.expected(), raw));
+            }
+        }
+        Ok(())
+    }
+
+    /// The event's `name`.
+    pub(crate) fn name(&self) -> Result<Cow<'t, str>, String> {
+        self.opt_str(Field::Name)?
+            .ok_or_else(|| Fields::missing(Field::Name))
+    }
+
+    fn opt_str(&self, field: Field) -> Result<Option<Cow<'t, str>>, String> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(raw) => scan::string_value(raw)
+                .map(Some)
+                .ok_or_else(|| Fields::mistyped(field, Shape::Str.expected(), raw)),
+        }
+    }
+
+    /// A string field that must be present.
+    pub(crate) fn string(&self, field: Field) -> Result<String, String> {
+        self.opt_string(field)?
+            .ok_or_else(|| Fields::missing(field))
+    }
+
+    /// A string field that may be absent.
+    pub(crate) fn opt_string(&self, field: Field) -> Result<Option<String>, String> {
+        self.opt_str(field).map(|s| s.map(Cow::into_owned))
+    }
+
+    /// A user id (string or number) that must be present.
+    pub(crate) fn user_id(&self, field: Field) -> Result<UserId, String> {
+        self.opt_user_id(field)?
+            .ok_or_else(|| Fields::missing(field))
+    }
+
+    /// A user id that may be absent.
+    pub(crate) fn opt_user_id(&self, field: Field) -> Result<Option<UserId>, String> {
+        let Some(raw) = self.raw(field) else {
+            return Ok(None);
+        };
+        if let Some(text) = scan::string_value(raw) {
+            return Ok(Some(UserId::String(text.into_owned())));
+        }
+        serde_json::from_str::<serde_json::Number>(raw)
+            .map(|n| Some(UserId::Number(n)))
+            .map_err(|_| Fields::mistyped(field, Shape::StrOrNumber.expected(), raw))
+    }
+
+    /// A non-negative integer that must be present.
+    pub(crate) fn u64(&self, field: Field) -> Result<u64, String> {
+        let raw = self.raw(field).ok_or_else(|| Fields::missing(field))?;
+        raw.parse::<u64>()
+            .map_err(|_| Fields::mistyped(field, Shape::U64.expected(), raw))
+    }
+
+    /// Any JSON value, kept as the text that arrived; `None` when absent (`null` is present).
+    pub(crate) fn data(&self, field: Field) -> Option<ClientData> {
+        self.raw(field).map(ClientData::from_checked)
+    }
+}
+
+/// Writes one event object: `{"name":…` first, then each field in the order written.
+pub(crate) struct EventWriter<'o> {
+    out: &'o mut String,
+}
+
+impl<'o> EventWriter<'o> {
+    pub(crate) fn new(out: &'o mut String, name: &str) -> Self {
+        out.push_str("{\"name\":");
+        js_json::write_str(out, name);
+        EventWriter { out }
+    }
+
+    fn key(&mut self, field: Field) {
+        self.out.push_str(",\"");
+        self.out.push_str(field.as_str());
+        self.out.push_str("\":");
+    }
+
+    pub(crate) fn string(&mut self, field: Field, value: &str) {
+        self.key(field);
+        js_json::write_str(self.out, value);
+    }
+
+    pub(crate) fn opt_string(&mut self, field: Field, value: Option<&str>) {
+        if let Some(value) = value {
+            self.string(field, value);
+        }
+    }
+
+    pub(crate) fn user_id(&mut self, field: Field, value: &UserId) {
+        self.key(field);
+        value.write_json(self.out);
+    }
+
+    pub(crate) fn opt_user_id(&mut self, field: Field, value: Option<&UserId>) {
+        if let Some(value) = value {
+            self.user_id(field, value);
+        }
+    }
+
+    pub(crate) fn u64(&mut self, field: Field, value: u64) {
+        use std::fmt::Write as _;
+        self.key(field);
+        // Writing to a String cannot fail.
+        let _ = write!(self.out, "{value}");
+    }
+
+    pub(crate) fn data(&mut self, field: Field, value: Option<&ClientData>) {
+        if let Some(value) = value {
+            self.key(field);
+            self.out.push_str(value.as_json());
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_found_by_its_name_and_only_by_it() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_name(field.as_str().as_bytes()), Some(field));
+            assert_eq!(
+                Field::from_key(Key::Plain(field.as_str().as_bytes())),
+                Some(field)
+            );
+        }
+        assert_eq!(Field::from_name(b"Name"), None);
+        assert_eq!(
+            Field::from_key(Key::Escaped(r#""n\u0061me""#)),
+            Some(Field::Name)
+        );
+        assert_eq!(
+            Field::ALL.iter().map(|f| *f as usize).max(),
+            Some(Field::COUNT - 1)
+        );
+    }
+}
