@@ -1,0 +1,103 @@
+//! Properties of the receive path, over generated inputs: what is signed verifies and reads
+//! back as the same events; any change to the signed bytes is rejected; any body at all ends
+//! in a result or a typed error.
+
+use proptest::prelude::*;
+use soketi_handler_kit::testing::SignedEnvelope;
+use soketi_handler_kit::wire::{ClientData, ClientEvent, Event, UnknownEvent};
+use soketi_handler_kit::{Keyring, Verifier};
+
+const KEY: &str = "app1key";
+const SECRET: &str = "app1secret";
+
+fn verifier() -> Verifier {
+    Verifier::new(Keyring::new().app(KEY, SECRET))
+}
+
+fn data() -> impl Strategy<Value = ClientData> {
+    prop_oneof![
+        "\\PC{0,20}".prop_map(|s| ClientData::string(&s)),
+        ("\\PC{0,8}", any::<i32>(), any::<bool>()).prop_map(|(k, n, b)| {
+            ClientData::from_value(&serde_json::json!({ k: [n, b, null], "x": {"y": n} }))
+        }),
+    ]
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let text = "\\PC{0,16}";
+    prop_oneof![
+        text.prop_map(Event::channel_occupied),
+        text.prop_map(Event::channel_vacated),
+        text.prop_map(Event::cache_miss),
+        (text, text).prop_map(|(c, u)| Event::member_added(c, u)),
+        (text, any::<u32>()).prop_map(|(c, u)| Event::member_removed(c, u64::from(u))),
+        (text, any::<u64>()).prop_map(|(c, n)| Event::subscription_count(c, n)),
+        (
+            text,
+            text,
+            prop::option::of(data()),
+            prop::option::of(text),
+            prop::option::of(text)
+        )
+            .prop_map(|(c, e, d, s, u)| {
+                let mut ev = ClientEvent::new(c, e);
+                ev.data = d;
+                ev.socket_id = s;
+                ev.user_id = u.map(Into::into);
+                Event::from(ev)
+            }),
+        ("[a-z_]{1,12}", any::<i16>()).prop_filter_map("an unknown name", |(name, n)| {
+            let json = serde_json::json!({"name": name, "n": n}).to_string();
+            UnknownEvent::from_json(&json)
+                .ok()
+                .filter(|ev| soketi_handler_kit::wire::EventKind::from_name(&ev.name).is_none())
+                .map(Event::from)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Any events, signed as soketi signs them, verify and decode to the same events.
+    #[test]
+    fn signed_events_read_back_the_same(events in prop::collection::vec(event(), 0..12), time_ms in any::<u64>()) {
+        let body = SignedEnvelope::new(KEY, SECRET).time_ms(time_ms).events(events.clone()).to_bytes();
+        let verified = verifier().verify_lambda_body(&body).expect("verifies");
+        prop_assert_eq!(verified.payload().time_ms(), time_ms);
+        let read: Vec<Event> = verified.payload().events().collect::<Result<_, _>>().expect("decodes");
+        prop_assert_eq!(read, events);
+    }
+
+    /// Any single byte changed, inserted or removed in the payload is rejected.
+    #[test]
+    fn any_edit_of_the_payload_is_rejected(
+        events in prop::collection::vec(event(), 1..4),
+        at in any::<prop::sample::Index>(),
+        op in 0..3u8,
+        byte in any::<u8>(),
+    ) {
+        let signed = SignedEnvelope::new(KEY, SECRET).time_ms(1).events(events);
+        let body = signed.to_bytes();
+        let payload = signed.signed().json().to_owned();
+        let start = body.windows(payload.len()).position(|w| w == payload.as_bytes()).expect("payload in body");
+        let i = start + at.index(payload.len());
+        let mut edited = body.clone();
+        match op {
+            0 if edited[i] != byte => edited[i] = byte,
+            0 => edited[i] ^= 0x01,
+            1 => edited.insert(i, byte),
+            _ => { edited.remove(i); }
+        }
+        prop_assert!(verifier().verify_lambda_body(&edited).is_err());
+    }
+
+    /// Any bytes at all, as a body, end in a result or a typed error.
+    #[test]
+    fn any_body_ends_in_a_result_or_a_typed_error(body in prop::collection::vec(any::<u8>(), 0..300)) {
+        if let Err(rejection) = verifier().verify_lambda_body(&body) {
+            prop_assert!(!rejection.to_string().is_empty());
+            let _ = rejection.kind();
+        }
+    }
+}
