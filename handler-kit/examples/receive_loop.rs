@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind`), which want a plain program rather than a harness.
 //!
 //! `cargo run --release -p soketi-handler-kit --example receive_loop -- PATH CASE ITERATIONS`
-//! with PATH one of `floor`, `verify`, `handle` and CASE one of `a`, `b`, `c`.
+//! with PATH one of `floor`, `scan` (read the envelope only), `verify`, `handle` and CASE one of `a`, `b`, `c`.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -29,7 +29,7 @@ fn run_ready<F: Future>(future: F) -> F::Output {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [path, case, iterations] = args.as_slice() else {
-        eprintln!("usage: receive_loop floor|verify|handle a|b|c ITERATIONS");
+        eprintln!("usage: receive_loop floor|scan|verify|handle a|b|c ITERATIONS");
         return ExitCode::from(2);
     };
     let Some((_, body)) = envelopes::all().into_iter().find(|(name, _)| name == case) else {
@@ -57,6 +57,9 @@ fn main() -> ExitCode {
     for _ in 0..iterations {
         ok += match path.as_str() {
             "floor" => u64::from(black_box(secret.sign(black_box(&payload))).as_bytes()[0] < 255),
+            "scan" => Envelope::parse(black_box(&body))
+                .map(|e| e.payload_json().len() as u64)
+                .unwrap_or(0),
             "verify" => verifier
                 .verify_lambda_body(black_box(&body))
                 .map(|v| v.payload().events().filter(Result::is_ok).count() as u64)
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
                 .map(|s| s.handled() as u64)
                 .unwrap_or(0),
             other => {
-                eprintln!("unknown path `{other}`: use floor, verify or handle");
+                eprintln!("unknown path `{other}`: use floor, scan, verify or handle");
                 return ExitCode::from(2);
             }
         };
