@@ -50,8 +50,13 @@ impl tower::Service<RawInvocation> for Webhooks {
 /// # }
 /// ```
 pub async fn run(webhooks: Webhooks) -> Result<(), Error> {
-    init_tracing();
-    lambda_runtime::run(webhooks).await.map_err(Error::Runtime)
+    #[cfg(feature = "http")]
+    return crate::http::run(crate::http::HttpWebhooks::new(webhooks)).await;
+    #[cfg(not(feature = "http"))]
+    {
+        init_tracing();
+        lambda_runtime::run(webhooks).await.map_err(Error::Runtime)
+    }
 }
 
 /// Installs Lambda's default `tracing` subscriber unless one is already set. [`run`] calls it;
