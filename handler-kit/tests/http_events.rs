@@ -250,7 +250,7 @@ fn the_responses_have_the_shape_each_origin_expects() {
     };
     let url = response(Shape::FunctionUrl);
     assert_eq!(url["headers"]["content-type"], "application/json");
-    assert!(url.get("multiValueHeaders").is_none(), "{url}");
+    assert!(url.get("statusDescription").is_none(), "{url}");
     let rest = response(Shape::RestApiV1);
     assert_eq!(
         rest["multiValueHeaders"]["content-type"],

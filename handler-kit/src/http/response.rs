@@ -126,7 +126,9 @@ impl HttpReply {
             )
         };
         let (status_description, multi_value_headers) = match origin {
-            Origin::FunctionUrlOrHttpApi => (None, None),
+            // As lambda_http writes it: an empty `multiValueHeaders` and `cookies` list (some
+            // readers of this shape, such as cargo lambda's Function URL emulator, need them).
+            Origin::FunctionUrlOrHttpApi => (None, Some(BTreeMap::new())),
             Origin::RestApi => (None, multi()),
             Origin::LoadBalancer => {
                 let reason = http::StatusCode::from_u16(self.status)
@@ -138,6 +140,7 @@ impl HttpReply {
         };
         LambdaHttpResponse {
             status_code: self.status,
+            cookies: matches!(origin, Origin::FunctionUrlOrHttpApi).then(Vec::new),
             status_description,
             headers,
             multi_value_headers,
@@ -162,9 +165,10 @@ pub fn status_for(kind: ErrorKind) -> u16 {
 }
 
 /// The response of a function behind a Function URL, API Gateway or an ALB, as Lambda expects
-/// it: `{"statusCode":…,"headers":{…},"body":"…","isBase64Encoded":false}`, plus
-/// `multiValueHeaders` for API Gateway REST and ALB (used when the target group has
-/// multi-value headers on) and `statusDescription` for ALB.
+/// it, in the shapes `lambda_http` writes: `{"statusCode":…,"headers":{…},"body":"…",
+/// "isBase64Encoded":false}`, with `multiValueHeaders` (for ALB, used when the target group has
+/// multi-value headers on), `statusDescription` for ALB, and `cookies` for Function URLs and
+/// HTTP APIs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LambdaHttpResponse {
@@ -174,6 +178,8 @@ pub struct LambdaHttpResponse {
     headers: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     multi_value_headers: Option<BTreeMap<&'static str, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<Vec<String>>,
     body: String,
     is_base64_encoded: bool,
 }
@@ -222,7 +228,9 @@ mod tests {
         assert_eq!(url["statusCode"], 405);
         assert_eq!(url["headers"]["allow"], "POST");
         assert_eq!(url["isBase64Encoded"], false);
-        assert!(url.get("multiValueHeaders").is_none() && url.get("statusDescription").is_none());
+        assert_eq!(url["multiValueHeaders"], serde_json::json!({}));
+        assert_eq!(url["cookies"], serde_json::json!([]));
+        assert!(url.get("statusDescription").is_none());
         let rest = json(Origin::RestApi);
         assert_eq!(
             rest["multiValueHeaders"]["content-type"][0],
