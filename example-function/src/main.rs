@@ -2,6 +2,10 @@
 //!
 //! Configure with `SOKETI_SECRET` (and `SOKETI_APP_KEY` to require that app's key), or
 //! `SOKETI_APPS` for several apps. Every webhook is verified before any callback runs.
+//!
+//! Both transports reach the same callbacks: soketi's `lambda_function` webhooks (the Lambda
+//! envelope) and HTTP webhooks — soketi's `url` webhooks, Pusher Channels — through a Function
+//! URL, API Gateway or an ALB (the kit's `http` feature; `run` tells them apart).
 
 use soketi_handler_kit::wire::{
     ChannelOccupied, ChannelVacated, ClientEvent, MemberAdded, MemberRemoved,
@@ -101,6 +105,40 @@ mod tests {
             .await
             .expect_err("rejected");
         assert_eq!(error.kind(), ErrorKind::InvalidSignature);
+    }
+
+    /// The same webhook as an HTTP request through a Function URL: verified and dispatched by
+    /// the service `run` serves, answered with an HTTP response.
+    #[tokio::test]
+    async fn answers_http_webhooks_through_a_function_url() {
+        use soketi_handler_kit::http::{HttpWebhooks, InvocationResponse};
+        use tower::Service as _;
+
+        let signed = SignedEnvelope::new("app-key", "app-secret")
+            .event(Event::channel_occupied("presence-room"))
+            .signed();
+        let headers: serde_json::Map<String, serde_json::Value> = signed
+            .headers::<&str, &str>("test", &[])
+            .into_iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.into()))
+            .collect();
+        let event = serde_json::json!({
+            "version": "2.0", "rawPath": "/", "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": signed.json(), "isBase64Encoded": false
+        });
+        let mut service = HttpWebhooks::new(function());
+        let invocation = lambda_runtime::LambdaEvent::new(
+            serde_json::value::to_raw_value(&event).unwrap(),
+            lambda_runtime::Context::default(),
+        );
+        let InvocationResponse::Http(response) = service.call(invocation).await.unwrap() else {
+            panic!("not answered as HTTP");
+        };
+        assert_eq!(response.status_code(), 200, "{}", response.body());
+        let summary: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+        assert_eq!(summary["events"], serde_json::json!(["channel_occupied"]));
+        assert_eq!(summary["handled"], 1);
     }
 
     #[tokio::test]

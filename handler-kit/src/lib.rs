@@ -62,12 +62,18 @@
 //!   the conversion of errors into Lambda function errors. Without it, the crate is the wire
 //!   format, verification and dispatch only, with no `lambda_runtime` dependency (this is how
 //!   the `soketi-lambda-sender` crate uses it).
+//! - `http` (default; implies `runtime`): HTTP webhooks — soketi `url` webhooks and Pusher
+//!   Channels — arriving through a Lambda Function URL, API Gateway (REST and HTTP APIs) or an
+//!   Application Load Balancer, with [`run`] then serving both transports; see the [`http`]
+//!   module for statuses, the maximum body size, and mounting in `lambda_http` or axum apps.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod keyring;
 mod kind;
 mod router;

@@ -26,7 +26,7 @@ pub type RawInvocation = LambdaEvent<Box<RawValue>>;
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Summary, Error>> + Send>>;
 
 impl Webhooks {
-    fn serve(self, body: Bytes, context: lambda_runtime::Context) -> BoxFuture {
+    pub(crate) fn serve(self, body: Bytes, context: lambda_runtime::Context) -> BoxFuture {
         Box::pin(async move {
             let request_id = context.request_id.clone();
             let invocation = Invocation {
@@ -89,29 +89,61 @@ impl<S> tower::Layer<S> for TakeBodyLayer {
     }
 }
 
-/// The router behind [`TakeBodyLayer`]: the event lambda_runtime parsed is the placeholder;
+/// What serves an invocation from its body bytes: the router (soketi envelopes), or with the
+/// `http` feature the router behind both transports.
+pub(crate) trait ServeBytes: Clone + Send + 'static {
+    /// What a successful invocation answers.
+    type Response: serde::Serialize + Send + 'static;
+    /// Serves one invocation.
+    fn serve_bytes(
+        self,
+        body: Bytes,
+        context: lambda_runtime::Context,
+    ) -> Pin<Box<dyn Future<Output = Result<Self::Response, Error>> + Send>>;
+}
+
+impl ServeBytes for Webhooks {
+    type Response = Summary;
+
+    fn serve_bytes(self, body: Bytes, context: lambda_runtime::Context) -> BoxFuture {
+        self.serve(body, context)
+    }
+}
+
+/// The service behind [`TakeBodyLayer`]: the event lambda_runtime parsed is the placeholder;
 /// the body is the one taken.
 #[derive(Clone)]
-struct FromTakenBody(Webhooks);
+struct FromTakenBody<S>(S);
 
-impl tower::Service<LambdaEvent<IgnoredAny>> for FromTakenBody {
-    type Response = Summary;
+impl<S: ServeBytes> tower::Service<LambdaEvent<IgnoredAny>> for FromTakenBody<S> {
+    type Response = S::Response;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, event: LambdaEvent<IgnoredAny>) -> Self::Future {
-        let webhooks = self.0.clone();
+        let server = self.0.clone();
         Box::pin(async move {
             let body = BODY.try_with(Bytes::clone).map_err(|_| {
                 Error::Runtime("the invocation body was not handed to the kit".into())
             })?;
-            webhooks.serve(body, event.context).await
+            server.serve_bytes(body, event.context).await
         })
     }
+}
+
+/// Serves invocations with `server` until the process ends, each body read once, by the kit.
+pub(crate) async fn run_bytes<S: ServeBytes>(server: S) -> Result<(), Error> {
+    init_tracing();
+    Runtime::new(FromTakenBody(server))
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(TakeBodyLayer)
+        .run()
+        .await
+        .map_err(Error::Runtime)
 }
 
 /// Starts the Lambda runtime with `webhooks` and serves invocations until the process ends.
@@ -122,7 +154,9 @@ impl tower::Service<LambdaEvent<IgnoredAny>> for FromTakenBody {
 ///
 /// A successful invocation returns the [`Summary`]; a rejected or failed one returns a
 /// function error whose `errorType` is the stable [`ErrorKind`](crate::ErrorKind) name.
-/// Each body is read once, by the kit (see the module docs).
+/// With the `http` feature (on by default), an HTTP event of a Function URL, API Gateway or an
+/// ALB is answered with its HTTP response instead (see [`http`](crate::http)). Each body is
+/// read once, by the kit (see the module docs).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), soketi_handler_kit::Error> {
@@ -131,13 +165,10 @@ impl tower::Service<LambdaEvent<IgnoredAny>> for FromTakenBody {
 /// # }
 /// ```
 pub async fn run(webhooks: Webhooks) -> Result<(), Error> {
-    init_tracing();
-    Runtime::new(FromTakenBody(webhooks))
-        .layer(lambda_runtime::layers::TracingLayer::new())
-        .layer(TakeBodyLayer)
-        .run()
-        .await
-        .map_err(Error::Runtime)
+    #[cfg(feature = "http")]
+    return run_bytes(crate::http::HttpWebhooks::new(webhooks)).await;
+    #[cfg(not(feature = "http"))]
+    run_bytes(webhooks).await
 }
 
 /// Installs Lambda's default `tracing` subscriber unless one is already set. [`run`] calls it;

@@ -5,6 +5,7 @@
 //! - [`process`]: child processes owned by a guard that stops exactly their process group;
 //! - [`watch`]: the example function under `cargo lambda watch` on 127.0.0.1;
 //! - [`lambda`]: a plain Invoke API client and the outcome of an invocation;
+//! - [`function_url`]: the function's Function URL under watch, and a recording HTTP proxy;
 //! - [`proxy`]: a recording Invoke proxy (what soketi is pointed at);
 //! - [`soketi`]: the real soketi 1.6.1 on loopback, and Node scripts of `tests/interop`;
 //! - [`vectors`]: the recorded soketi 1.6.1 requests;
@@ -13,6 +14,7 @@
 
 pub mod broken;
 pub mod flog;
+pub mod function_url;
 pub mod lambda;
 pub mod process;
 pub mod proxy;

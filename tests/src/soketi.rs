@@ -48,6 +48,14 @@ pub fn lambda_webhook(function: &str, endpoint: &str, is_async: bool) -> Value {
     })
 }
 
+/// A `url` webhook for every event type, POSTing to `url` (soketi's HTTP transport).
+pub fn url_webhook(url: &str) -> Value {
+    json!({
+        "url": url,
+        "event_types": EVENT_TYPES,
+    })
+}
+
 /// A running soketi.
 pub struct Soketi {
     process: ProcessGuard,

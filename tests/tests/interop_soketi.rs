@@ -9,6 +9,11 @@
 //! error), each webhook received exactly the expected events, and the function logged one
 //! dispatch line per handled event with the right fields. Once with soketi's webhook batching
 //! off, once on.
+//!
+//! Next to the two Lambda webhooks, the same app has a `url` webhook (soketi's HTTP transport)
+//! pointed through a recording HTTP proxy at the function's Function URL under the same watch
+//! instance: every HTTP webhook must be answered 200 with its events, the webhook must receive
+//! exactly the expected events too, and the function logs each event a third time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -17,6 +22,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use soketi_e2e_tests::broken;
 use soketi_e2e_tests::flog;
+use soketi_e2e_tests::function_url::{self, HttpProxy, HttpRecord};
 use soketi_e2e_tests::lambda::summary_events;
 use soketi_e2e_tests::proxy::{Record, RecordingProxy};
 use soketi_e2e_tests::soketi::{self, Soketi, run_node_script};
@@ -63,7 +69,19 @@ fn expected_events(path: &std::path::Path) -> Vec<Ev> {
 fn recorded_events(record: &Record) -> Vec<Ev> {
     let envelope = Envelope::parse(&record.body)
         .unwrap_or_else(|e| panic!("soketi sent no envelope ({e}): {}", record.body_text()));
-    let payload = ReceivedPayload::parse(envelope.payload_json()).expect("payload");
+    payload_events(envelope.payload_json())
+}
+
+/// The events of one HTTP webhook: the body is the payload.
+fn http_events(record: &HttpRecord) -> Vec<Ev> {
+    payload_events(
+        std::str::from_utf8(&record.body)
+            .unwrap_or_else(|e| panic!("soketi sent a non-UTF-8 body ({e})")),
+    )
+}
+
+fn payload_events(json: &str) -> Vec<Ev> {
+    let payload = ReceivedPayload::parse(json).expect("payload");
     payload
         .raw_events()
         .iter()
@@ -123,11 +141,13 @@ fn soketi_drives_the_function(batching: bool) {
     let proxy =
         RecordingProxy::start(move |invocation_type, body| watch.invoke(invocation_type, body));
     let endpoint = proxy.endpoint_url();
+    let http_proxy = HttpProxy::start(function_url::url(watch, "webhooks"));
     let mut soketi = Soketi::start(
         name,
         vec![
             soketi::lambda_webhook(SYNC_FUNCTION, &endpoint, false),
             soketi::lambda_webhook(ASYNC_FUNCTION, &endpoint, true),
+            soketi::url_webhook(&http_proxy.url()),
         ],
         batching,
     );
@@ -175,9 +195,25 @@ fn soketi_drives_the_function(batching: bool) {
             )
         },
     );
+    let http_count =
+        |records: &[HttpRecord]| -> usize { records.iter().map(|r| http_events(r).len()).sum() };
+    http_proxy.wait_until(
+        "soketi's url webhook to reach the function",
+        Duration::from_secs(60),
+        |records| http_count(records) >= expected.len(),
+        |records| {
+            format!(
+                "expected {} events over HTTP; recorded {} requests: {records:#?}\n{}",
+                expected.len(),
+                records.len(),
+                soketi.log_tail(40)
+            )
+        },
+    );
     // Every client is gone: nothing more can come. Stop soketi, then judge what arrived.
     soketi.stop();
     let records = proxy.records();
+    let http_records = http_proxy.records();
     let context = || format!("{}\n{}", describe(&records), watch.log_tail(10));
 
     // 1. Every invocation soketi made was verified by the function, which dispatched the
@@ -222,8 +258,36 @@ fn soketi_drives_the_function(batching: bool) {
         );
     }
 
+    // 1b. Every HTTP webhook soketi sent was a POST verified by the function (200, summary of
+    //     its events in order), and the url webhook received exactly the expected events.
+    for record in &http_records {
+        let names: Vec<String> = http_events(record).into_iter().map(|e| e.name).collect();
+        assert_eq!(record.method, "POST", "{record:?}");
+        assert_eq!(
+            record.answer.status,
+            200,
+            "the function rejected an HTTP webhook soketi sent: {}\nrequest: {}",
+            record.answer.body,
+            record.body_text()
+        );
+        let summary = record.answer.summary();
+        assert_eq!(summary_events(&summary), names, "{summary}");
+        assert_eq!(summary["app_key"], soketi::APP_KEY);
+    }
+    let over_http: Vec<Ev> = http_records.iter().flat_map(http_events).collect();
+    assert_eq!(
+        sorted(&over_http),
+        sorted(&expected),
+        "the url webhook: the events soketi delivered differ from what the clients did\n{}",
+        watch.log_tail(10)
+    );
+
     // 3. Batching as configured.
-    let sizes: Vec<usize> = records.iter().map(|r| recorded_events(r).len()).collect();
+    let sizes: Vec<usize> = records
+        .iter()
+        .map(|r| recorded_events(r).len())
+        .chain(http_records.iter().map(|r| http_events(r).len()))
+        .collect();
     if batching {
         assert!(
             sizes.iter().any(|&n| n > 1),
@@ -276,8 +340,10 @@ fn soketi_drives_the_function(batching: bool) {
         .filter(|e| handled.contains(&e.name.as_str()))
         .map(as_logged)
         .collect();
-    // Once for the RequestResponse webhook, once for the async one.
-    expected_logged.extend(expected_logged.clone());
+    // Once for the RequestResponse webhook, once for the async one, once for the url one.
+    let once = expected_logged.clone();
+    expected_logged.extend(once.clone());
+    expected_logged.extend(once);
     assert_eq!(
         sorted(&logged),
         sorted(&expected_logged),
