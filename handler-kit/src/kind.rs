@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The stable kind of an [`Error`]: what a Lambda function error's `errorType` says.
+/// The stable kind of an [`Error`](crate::Error): what a Lambda function error's `errorType` says.
 ///
 /// The names ([`ErrorKind::as_str`]) are part of the public contract: alarms, dashboards and
 /// senders may match on them.
