@@ -222,7 +222,7 @@ pub struct Plan {
 fn event_lengths(events: &[&Event]) -> Vec<usize> {
     events
         .iter()
-        .map(|e| serde_json::to_string(e).map(|s| s.len()).unwrap_or(0))
+        .map(|e| e.to_json().len())
         .collect()
 }
 
