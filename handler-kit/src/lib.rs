@@ -80,6 +80,7 @@ mod router;
 #[cfg(feature = "runtime")]
 mod runtime;
 pub mod testing;
+mod untrusted;
 mod verify;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::keyring::Keyring;
 use crate::kind::ErrorKind;
+use crate::untrusted::Untrusted;
 use crate::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
 use crate::wire::scan::{self, PayloadOutline, Span};
 use crate::wire::{
@@ -238,7 +239,8 @@ pub enum Rejection {
     MissingAppKey,
     /// `X-Pusher-Key` names no configured app.
     #[error(
-        "X-Pusher-Key `{key}` is not a configured app: add it to SOKETI_APPS or SOKETI_APP_KEY, or check soketi's app key"
+        "X-Pusher-Key `{}` is not a configured app: add it to SOKETI_APPS or SOKETI_APP_KEY, or check soketi's app key",
+        Untrusted(key)
     )]
     UnknownAppKey {
         /// The key received.
@@ -247,7 +249,7 @@ pub enum Rejection {
     /// The signature does not match the payload with any secret of the app.
     #[error(
         "X-Pusher-Signature does not match the payload{}: the secret differs from soketi's app secret, or the payload was altered",
-        key.as_deref().map(|k| format!(" for app key `{k}`")).unwrap_or_default()
+        key.as_deref().map(|k| format!(" for app key `{}`", Untrusted(k))).unwrap_or_default()
     )]
     InvalidSignature {
         /// The app key it claimed, if any.

@@ -212,3 +212,25 @@ async fn bad_inputs_end_in_typed_errors_or_correct_results() {
         }
     }
 }
+
+/// A key header is not covered by the signature: whatever it holds, the message that quotes it
+/// stays one short line.
+#[test]
+fn request_text_in_messages_is_bounded_and_escaped() {
+    let verifier = Verifier::new(Keyring::new().app(KEY, SECRET));
+    let sig = good_signature(P);
+    let forged_key = format!("x\nERROR forged log line{}", "k".repeat(1 << 20));
+    let body = with_headers(
+        P,
+        &format!(
+            r#"{{"X-Pusher-Key":{},"X-Pusher-Signature":"{sig}"}}"#,
+            serde_json::to_string(&forged_key).unwrap_or_default()
+        ),
+    );
+    let error = verifier.verify_lambda_body(&body).expect_err("unknown key");
+    assert_eq!(error.kind(), ErrorKind::UnknownAppKey);
+    let message = error.to_string();
+    assert!(message.len() < 300, "{} bytes", message.len());
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains("x\\nERROR forged"), "{message}");
+}

@@ -148,11 +148,18 @@ impl HttpWebhooks {
         request_id: &str,
     ) -> HttpReply {
         if !method.eq_ignore_ascii_case("POST") {
-            tracing::warn!(method, request_id, "webhook request rejected: not a POST");
+            tracing::warn!(
+                method = %crate::untrusted::Untrusted(method),
+                request_id,
+                "webhook request rejected: not a POST"
+            );
             return HttpReply::failure(
                 405,
                 METHOD_NOT_ALLOWED,
-                &format!("webhooks are POST requests, not {method}"),
+                &format!(
+                    "webhooks are POST requests, not {}",
+                    crate::untrusted::Untrusted(method)
+                ),
             );
         }
         if body.len() > self.max_body_bytes {

@@ -12,6 +12,7 @@ use super::context::SharedContext;
 use super::outcome::{EventFailure, FailureCause, HandlerFailures, Summary};
 use super::{BoxFuture, CallbackResult, Context, Webhooks, slot};
 use crate::error::Error;
+use crate::untrusted::Untrusted;
 use crate::verify::{Rejection, Verified};
 use crate::wire::{Headers, Located, Name};
 
@@ -166,7 +167,7 @@ impl Webhooks {
             }
             if let Name::Unknown(name) = name {
                 tracing::warn!(
-                    event = %name,
+                    event = %Untrusted(name),
                     index = cx.index,
                     "unknown webhook event not handled: register on_unknown or on_any to handle it"
                 );
@@ -210,7 +211,7 @@ impl Webhooks {
             Some(hook) => hook(failure, cx),
             None => tracing::error!(
                 index = failure.index,
-                event = %failure.name,
+                event = %Untrusted(&failure.name),
                 request_id = cx.request_id(),
                 "webhook event failed: {}",
                 failure.cause
