@@ -26,7 +26,8 @@ pub enum ErrorKind {
     InvalidSignature,
     /// Validly signed, but not `{"time_ms": …, "events": […]}`.
     MalformedPayload,
-    /// Older than the configured maximum age.
+    /// Outside the accepted time window: older than the configured maximum age, or (with a
+    /// maximum age set) further in the future than the allowed clock skew.
     Expired,
     /// One or more callbacks failed (the other events still ran).
     HandlerFailed,

@@ -95,4 +95,4 @@ pub use router::{
 };
 #[cfg(feature = "runtime")]
 pub use runtime::{RawInvocation, init_tracing, run};
-pub use verify::{Rejection, Verified, Verifier};
+pub use verify::{DEFAULT_MAX_CLOCK_SKEW, Rejection, Verified, Verifier};

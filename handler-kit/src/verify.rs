@@ -27,9 +27,14 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 pub struct Verifier {
     keyring: Keyring,
     max_age: Option<Duration>,
+    max_clock_skew: Duration,
     max_events: usize,
     clock: Clock,
 }
+
+/// How far ahead of this machine's clock a payload's `time_ms` may be when a maximum age is
+/// set: soketi's clock and Lambda's are not the same clock.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 impl Verifier {
     /// A verifier with no maximum age and at most [`DEFAULT_MAX_EVENTS`] events a payload.
@@ -37,6 +42,7 @@ impl Verifier {
         Verifier {
             keyring,
             max_age: None,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             max_events: DEFAULT_MAX_EVENTS,
             clock: Arc::new(now_ms),
         }
@@ -46,6 +52,15 @@ impl Verifier {
     /// for why there is no default).
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// With [`Verifier::max_age`] set, how far in the future a payload's `time_ms` may be
+    /// (default [`DEFAULT_MAX_CLOCK_SKEW`], five minutes, as Standard Webhooks allows); a payload
+    /// further ahead is rejected as `Expired`, or a replay window could be dodged by stamping it
+    /// years ahead. Without a maximum age, `time_ms` is not checked at all.
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
         self
     }
 
@@ -182,6 +197,14 @@ impl Verifier {
             if age_ms > max_age_ms {
                 return Err(Rejection::Expired { age_ms, max_age_ms });
             }
+            let ahead_ms = payload.time_ms().saturating_sub(now);
+            let max_skew_ms = u64::try_from(self.max_clock_skew.as_millis()).unwrap_or(u64::MAX);
+            if ahead_ms > max_skew_ms {
+                return Err(Rejection::InTheFuture {
+                    ahead_ms,
+                    max_skew_ms,
+                });
+            }
         }
         Ok(Verified { app_key, payload })
     }
@@ -192,6 +215,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("keyring", &self.keyring)
             .field("max_age", &self.max_age)
+            .field("max_clock_skew", &self.max_clock_skew)
             .field("max_events", &self.max_events)
             .finish_non_exhaustive()
     }
@@ -266,6 +290,16 @@ pub enum Rejection {
         /// The configured maximum.
         max_age_ms: u64,
     },
+    /// With a maximum age set, stamped further in the future than the clock skew allows.
+    #[error(
+        "the payload's time_ms is {ahead_ms} ms ahead of this clock, more than the allowed skew of {max_skew_ms} ms"
+    )]
+    InTheFuture {
+        /// How far ahead it was.
+        ahead_ms: u64,
+        /// The allowed clock skew.
+        max_skew_ms: u64,
+    },
 }
 
 impl Rejection {
@@ -282,7 +316,7 @@ impl Rejection {
             Rejection::UnknownAppKey { .. } => ErrorKind::UnknownAppKey,
             Rejection::InvalidSignature { .. } => ErrorKind::InvalidSignature,
             Rejection::MalformedPayload(_) => ErrorKind::MalformedPayload,
-            Rejection::Expired { .. } => ErrorKind::Expired,
+            Rejection::Expired { .. } | Rejection::InTheFuture { .. } => ErrorKind::Expired,
         }
     }
 }

@@ -285,6 +285,16 @@ fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
         "clock skew is not an age"
     );
     assert_eq!(windowed(1_000_000 + 60_001), Err(ErrorKind::Expired));
+    // Stamped in the future: five minutes of skew pass, more do not (with a window only).
+    assert_eq!(windowed(1_000_000 - 300_000), Ok(()));
+    assert_eq!(windowed(1_000_000 - 300_001), Err(ErrorKind::Expired));
+    assert!(
+        no_window
+            .clone()
+            .clock(|| 0)
+            .verify_lambda_body(&body)
+            .is_ok()
+    );
     let from_env = Verifier::from_lookup(env(&[
         ("SOKETI_SECRET", "s"),
         ("SOKETI_MAX_AGE_SECONDS", "1"),
