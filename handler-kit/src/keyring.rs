@@ -72,6 +72,9 @@ impl Keyring {
     /// let keyring = Keyring::from_apps_json(r#"{"app1key":"s1","app2key":["new","old"]}"#)?;
     /// assert_eq!(keyring.app_keys().count(), 2);
     /// assert!(Keyring::from_apps_json(r#"{"app1key":""}"#).is_err());
+    /// // A secret given where the object belongs is not repeated in the message.
+    /// let error = Keyring::from_apps_json(r#""s3cret""#).unwrap_err();
+    /// assert!(!error.to_string().contains("s3cret"), "{error}");
     /// # Ok::<(), soketi_handler_kit::ConfigError>(())
     /// ```
     pub fn from_apps_json(json: &str) -> Result<Self, ConfigError> {
@@ -82,11 +85,22 @@ impl Keyring {
             Many(Vec<String>),
         }
         let map: HashMap<String, Secrets> = serde_json::from_str(json).map_err(|e| {
+            // serde_json quotes the offending value in a data error ("invalid type: string
+            // \"…\""), and here that value may be a secret: say where, not what.
+            let problem = if e.is_data() {
+                format!(
+                    "a value of the wrong type at line {} column {}",
+                    e.line(),
+                    e.column()
+                )
+            } else {
+                e.to_string()
+            };
             ConfigError::new(
                 "apps",
                 format!(
                     "must be a JSON object of app key to secret or array of secrets, \
-                     e.g. {{\"app1key\": \"secret\"}}: {e}"
+                     e.g. {{\"app1key\": \"secret\"}}: {problem}"
                 ),
             )
         })?;
