@@ -62,8 +62,8 @@ impl Keyring {
             None => {
                 let keyring = Keyring::single_secret(secret);
                 match previous {
-                    Some(previous) => keyring.also_secret(previous),
-                    None => keyring,
+                    Some(previous) => keyring.also_secret(previous).into(),
+                    None => keyring.into(),
                 }
             }
         };

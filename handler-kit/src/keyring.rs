@@ -11,8 +11,8 @@ use crate::wire::Secret;
 ///
 /// ```
 /// use soketi_handler_kit::Keyring;
-/// // One app, no key check:
-/// let simple = Keyring::single_secret("app1secret");
+/// // One app, no key check (a SingleSecret, which converts into a Keyring):
+/// let simple: Keyring = Keyring::single_secret("app1secret").into();
 /// // Several apps; app1 is rotating its secret, so both verify:
 /// let apps = Keyring::new()
 ///     .app("app1key", "new-secret")
@@ -35,18 +35,22 @@ impl Keyring {
     }
 
     /// Single-secret mode: any payload signed with `secret` verifies, whatever its
-    /// `X-Pusher-Key`.
-    pub fn single_secret(secret: impl AsRef<[u8]>) -> Self {
-        Keyring {
-            any_key: vec![Secret::new(secret)],
-            apps: HashMap::new(),
+    /// `X-Pusher-Key`. That header is not covered by the signature, so in this mode the kit
+    /// reports no app key ([`Verified::app_key`](crate::Verified::app_key) is `None`); use
+    /// [`Keyring::app`] when the app matters.
+    ///
+    /// This returns a [`SingleSecret`], which converts into a keyring wherever one is taken
+    /// (`Verifier::new(Keyring::single_secret(s))`) and cannot be given apps: a keyring is in
+    /// one mode or the other.
+    pub fn single_secret(secret: impl AsRef<[u8]>) -> SingleSecret {
+        SingleSecret {
+            secrets: vec![Secret::new(secret)],
         }
     }
 
-    /// Adds another secret to single-secret mode (e.g. the previous one during a rotation).
-    pub fn also_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
-        self.any_key.push(Secret::new(secret));
-        self
+    /// Whether this keyring accepts any app key (single-secret mode).
+    pub(crate) fn is_single_secret(&self) -> bool {
+        self.apps.is_empty()
     }
 
     /// Accepts `secret` for app `key`. Call again with the same key to accept several secrets
@@ -140,6 +144,45 @@ impl Keyring {
             .ok_or_else(|| Rejection::UnknownAppKey {
                 key: key.to_owned(),
             })
+    }
+}
+
+/// A keyring in single-secret mode, from [`Keyring::single_secret`]: any `X-Pusher-Key` is
+/// accepted with these secrets. Converts into a [`Keyring`].
+///
+/// ```
+/// use soketi_handler_kit::{Keyring, Verifier};
+/// // The previous secret still verifies during a rotation:
+/// let verifier = Verifier::new(Keyring::single_secret("new").also_secret("old"));
+/// # let _ = verifier;
+/// ```
+#[derive(Clone)]
+pub struct SingleSecret {
+    secrets: Vec<Secret>,
+}
+
+impl SingleSecret {
+    /// Adds another accepted secret (e.g. the previous one during a rotation).
+    pub fn also_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secrets.push(Secret::new(secret));
+        self
+    }
+}
+
+impl From<SingleSecret> for Keyring {
+    fn from(single: SingleSecret) -> Self {
+        Keyring {
+            any_key: single.secrets,
+            apps: HashMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for SingleSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SingleSecret")
+            .field("secrets", &self.secrets.len())
+            .finish()
     }
 }
 

@@ -88,7 +88,7 @@ pub use config::{
     ConfigError, ENV_APP_KEY, ENV_APPS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
 };
 pub use error::{BoxError, Error};
-pub use keyring::Keyring;
+pub use keyring::{Keyring, SingleSecret};
 pub use kind::ErrorKind;
 pub use router::{
     CallbackResult, Context, EventFailure, FailureCause, HandlerFailures, Summary, Webhooks,

@@ -38,9 +38,9 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 impl Verifier {
     /// A verifier with no maximum age and at most [`DEFAULT_MAX_EVENTS`] events a payload.
-    pub fn new(keyring: Keyring) -> Self {
+    pub fn new(keyring: impl Into<Keyring>) -> Self {
         Verifier {
-            keyring,
+            keyring: keyring.into(),
             max_age: None,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             max_events: DEFAULT_MAX_EVENTS,
@@ -181,10 +181,12 @@ impl Verifier {
         }
     }
 
-    /// After the signature: the payload's shape, then its age.
+    /// After the signature: the payload's shape, then its age. `claimed_key` is the
+    /// `X-Pusher-Key` that came; it names the app only when apps are configured (then the
+    /// signature was checked with that app's secrets).
     fn accept<'a>(
         &self,
-        app_key: Option<String>,
+        claimed_key: Option<String>,
         text: &'a str,
         span: Span,
         outline: PayloadOutline,
@@ -206,7 +208,16 @@ impl Verifier {
                 });
             }
         }
-        Ok(Verified { app_key, payload })
+        let app_key = if self.keyring.is_single_secret() {
+            None
+        } else {
+            claimed_key.clone()
+        };
+        Ok(Verified {
+            app_key,
+            claimed_key,
+            payload,
+        })
     }
 }
 
@@ -225,13 +236,21 @@ impl fmt::Debug for Verifier {
 #[derive(Debug, Clone)]
 pub struct Verified<'a> {
     app_key: Option<String>,
+    claimed_key: Option<String>,
     payload: ReceivedPayload<'a>,
 }
 
 impl<'a> Verified<'a> {
-    /// The `X-Pusher-Key` it came with (`None` only in single-secret mode without the header).
+    /// The app it came from: the `X-Pusher-Key` whose secret verified it. `None` in
+    /// single-secret mode, where any key is accepted and so the header proves nothing.
     pub fn app_key(&self) -> Option<&str> {
         self.app_key.as_deref()
+    }
+
+    /// The `X-Pusher-Key` header as it came, verified or not: in single-secret mode it is not
+    /// covered by anything (the signature covers the payload only), so treat it as a hint.
+    pub fn claimed_app_key(&self) -> Option<&str> {
+        self.claimed_key.as_deref()
     }
 
     /// The payload.

@@ -222,3 +222,21 @@ fn recorded_events_carry_their_fields() {
         other => panic!("{other:?}"),
     }
 }
+
+/// In single-secret mode any `X-Pusher-Key` is accepted, and the header is not signed: the kit
+/// does not present it as the app.
+#[test]
+fn single_secret_mode_names_no_app() {
+    for vector in manifest().files {
+        let verifier = Verifier::new(Keyring::single_secret(&vector.app_secret));
+        let body = vector.bytes();
+        let verified = verify(&verifier, &vector, &body).expect("verifies");
+        assert_eq!(verified.app_key(), None, "{}", vector.file);
+        assert_eq!(
+            verified.claimed_app_key(),
+            Some(vector.app_key.as_str()),
+            "{}",
+            vector.file
+        );
+    }
+}

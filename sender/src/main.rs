@@ -522,7 +522,7 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, Usage> {
     if let Some(secret) = &args.secret {
         return Ok(match &args.key {
             Some(key) => Keyring::new().app(key.clone(), secret),
-            None => Keyring::single_secret(secret),
+            None => Keyring::single_secret(secret).into(),
         });
     }
     let Some(path) = &args.apps else {

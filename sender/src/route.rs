@@ -220,10 +220,7 @@ pub struct Plan {
 
 /// The serialized length of each event, as it appears in a payload.
 fn event_lengths(events: &[&Event]) -> Vec<usize> {
-    events
-        .iter()
-        .map(|e| e.to_json().len())
-        .collect()
+    events.iter().map(|e| e.to_json().len()).collect()
 }
 
 /// Builds the signed requests for `events` of `app`, stamped `time_ms`, with `process_id` in

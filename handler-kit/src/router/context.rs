@@ -21,8 +21,9 @@ pub(super) struct SharedContext {
 }
 
 impl Context {
-    /// The `X-Pusher-Key` the webhook came with (`None` only in single-secret mode when soketi
-    /// sent no key).
+    /// The app the webhook came from: the `X-Pusher-Key` whose secret verified it (`None` in
+    /// single-secret mode, where the header is not proof of anything; see
+    /// [`Keyring::single_secret`](crate::Keyring::single_secret)).
     pub fn app_key(&self) -> Option<&str> {
         self.shared.app_key.as_deref()
     }

@@ -21,7 +21,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The app key the webhook came with.
+    /// The app the webhook came from (`None` in single-secret mode); see
+    /// [`Context::app_key`](crate::Context::app_key).
     pub fn app_key(&self) -> Option<&str> {
         self.app_key.as_deref()
     }
