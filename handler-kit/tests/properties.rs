@@ -101,3 +101,29 @@ proptest! {
         }
     }
 }
+
+/// Inputs the fuzzers (`scripts/fuzz`) once failed on, kept in `tests/fuzz-regressions/` and
+/// named after their target: each must now pass that target's check.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz-regressions");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("the regressions folder") {
+        let path = entry.expect("an entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = std::fs::read(&path).expect("readable");
+        if name.starts_with("event_json-") {
+            let text = String::from_utf8(bytes).expect("UTF-8");
+            let event = Event::from_json(&text).expect("decodes");
+            let json = event.to_json();
+            let again = Event::from_json(&json).expect("reads back");
+            assert_eq!(again.to_json(), json, "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no regression input found");
+}

@@ -104,6 +104,25 @@ pub(crate) enum Presence {
 /// The fields of an event type, in soketi's key order: what `check` validates.
 pub(crate) type Schema = &'static [(Field, Shape, Presence)];
 
+/// A JSON number as JavaScript reads it: an integer that fits stays exact; anything else is
+/// the correctly rounded double (std's parser; serde_json's default one is not always exact,
+/// and a long integer would then print differently from what soketi prints). `None` for a
+/// value that is not a number or does not fit a double (`1e400`).
+fn json_number(raw: &str) -> Option<serde_json::Number> {
+    if !raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return None;
+    }
+    if let Ok(n) = raw.parse::<u64>() {
+        return Some(n.into());
+    }
+    if let Ok(n) = raw.parse::<i64>() {
+        return Some(n.into());
+    }
+    raw.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+}
+
 /// The recorded fields of one event, for its type's `decode`.
 pub(crate) struct Fields<'t> {
     text: &'t str,
@@ -156,9 +175,7 @@ impl<'t> Fields<'t> {
             };
             let ok = match shape {
                 Shape::Str => raw.starts_with('"'),
-                Shape::StrOrNumber => {
-                    raw.starts_with('"') || serde_json::from_str::<serde_json::Number>(raw).is_ok()
-                }
+                Shape::StrOrNumber => raw.starts_with('"') || json_number(raw).is_some(),
                 Shape::U64 => raw.parse::<u64>().is_ok(),
                 Shape::Any => true,
             };
@@ -209,9 +226,9 @@ impl<'t> Fields<'t> {
         if let Some(text) = scan::string_value(raw) {
             return Ok(Some(UserId::String(text.into_owned())));
         }
-        serde_json::from_str::<serde_json::Number>(raw)
+        json_number(raw)
             .map(|n| Some(UserId::Number(n)))
-            .map_err(|_| Fields::mistyped(field, Shape::StrOrNumber.expected(), raw))
+            .ok_or_else(|| Fields::mistyped(field, Shape::StrOrNumber.expected(), raw))
     }
 
     /// A non-negative integer that must be present.
@@ -308,5 +325,20 @@ mod tests {
             Field::ALL.iter().map(|f| *f as usize).max(),
             Some(Field::COUNT - 1)
         );
+    }
+
+    /// Found by fuzzing: a 90-digit user id read by serde_json's default (inexact) float
+    /// parser printed as 4.3999999999999995e+88, where JavaScript prints 4.4e+88.
+    #[test]
+    fn long_numbers_are_read_as_javascript_reads_them() {
+        let digits = format!("44{}14347467612885206787", "0".repeat(67));
+        let n = json_number(&digits).expect("a number");
+        let mut printed = String::new();
+        UserId::Number(n).write_json(&mut printed);
+        assert_eq!(printed, "4.4e+88");
+        assert_eq!(json_number("18446744073709551615"), Some(u64::MAX.into()));
+        assert_eq!(json_number("-9223372036854775808"), Some(i64::MIN.into()));
+        assert_eq!(json_number("1e400"), None);
+        assert_eq!(json_number("true"), None);
     }
 }
