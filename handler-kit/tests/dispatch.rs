@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use soketi_handler_kit::testing::{SignedEnvelope, lambda_event};
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
-use soketi_handler_kit::{Context, ErrorKind, Keyring, Verifier, Webhooks};
+use soketi_handler_kit::{Context, Error, ErrorKind, FailureCause, Keyring, Verifier, Webhooks};
 use tower::Service;
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -307,5 +307,50 @@ fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
             .map(|_| ())
             .map_err(|e| e.kind()),
         Err(ErrorKind::Expired)
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_callback_fails_its_event_and_the_others_still_run() {
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&ran);
+    let webhooks = Webhooks::new(Verifier::new(Keyring::new().app("k", "s")))
+        .on_channel_occupied(
+            |ev: soketi_handler_kit::wire::ChannelOccupied, _cx: Context| async move {
+                if ev.channel == "boom" {
+                    panic!("callback exploded on {}", ev.channel);
+                }
+                Ok(())
+            },
+        )
+        .on_channel_vacated(move |ev, _cx: Context| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock().expect("log").push(ev.channel);
+                Ok(())
+            }
+        });
+    let body = SignedEnvelope::new("k", "s")
+        .event(Event::channel_occupied("boom"))
+        .event(Event::channel_vacated("after"))
+        .to_bytes();
+    let error = webhooks
+        .handle(&body, "req")
+        .await
+        .expect_err("one event failed");
+    assert_eq!(error.kind(), ErrorKind::HandlerFailed);
+    assert_eq!(
+        *ran.lock().expect("log"),
+        ["after"],
+        "the next event still ran"
+    );
+    let Error::HandlerFailed(failures) = error else {
+        panic!("not HandlerFailed: {error}")
+    };
+    assert_eq!(failures.failures().len(), 1);
+    assert_eq!(failures.failures()[0].index(), 0);
+    assert!(
+        matches!(failures.failures()[0].cause(), FailureCause::Panicked(message) if message.contains("exploded on boom")),
+        "{failures}"
     );
 }
