@@ -12,10 +12,7 @@
 //! the Node handler and prints the ratios to the floor.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
@@ -25,18 +22,10 @@ use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
 
 #[path = "support/envelopes.rs"]
 mod envelopes;
+#[path = "support/ready.rs"]
+mod ready;
 
-/// Polls a future that never waits (the no-op callbacks) to completion, without an executor:
-/// what is measured is the kit's work, not a runtime's.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+use ready::run_ready;
 
 #[derive(Deserialize)]
 struct PlainInvocation<'a> {

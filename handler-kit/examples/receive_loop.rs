@@ -4,27 +4,18 @@
 //! `cargo run --release -p soketi-handler-kit --example receive_loop -- PATH CASE ITERATIONS`
 //! with PATH one of `floor`, `scan` (read the envelope only), `verify`, `handle` and CASE one of `a`, `b`, `c`.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::process::ExitCode;
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use soketi_handler_kit::wire::{Envelope, Secret};
 use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
 
 #[path = "../benches/support/envelopes.rs"]
 mod envelopes;
+#[path = "../benches/support/ready.rs"]
+mod ready;
 
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+use ready::run_ready;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
