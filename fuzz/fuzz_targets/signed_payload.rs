@@ -21,16 +21,21 @@ fuzz_target!(|payload: &[u8]| {
     match run_ready(webhooks().handle(body.as_bytes(), "fuzz")) {
         Ok(_) => {}
         Err(error) => {
-            // Signed with the right secret: never a signature or key problem.
-            assert!(
-                !matches!(
-                    error.kind(),
-                    ErrorKind::InvalidSignature
-                        | ErrorKind::UnknownAppKey
-                        | ErrorKind::MissingSignature
-                ),
-                "{error}"
-            );
+            // Signed with the right secret: never a signature or key problem, unless the text
+            // is not one JSON value. Then the envelope built around it reads differently (text
+            // after a first value becomes members of the envelope), the payload the kit finds
+            // is not the text that was signed, and it must be rejected.
+            if matches!(
+                error.kind(),
+                ErrorKind::InvalidSignature
+                    | ErrorKind::UnknownAppKey
+                    | ErrorKind::MissingSignature
+            ) {
+                assert!(
+                    serde_json::from_str::<serde::de::IgnoredAny>(payload).is_err(),
+                    "{error}"
+                );
+            }
             assert!(!error.to_string().contains("reads back as"), "{error}");
         }
     }

@@ -123,6 +123,28 @@ fn fuzz_regressions_stay_fixed() {
             let again = Event::from_json(&json).expect("reads back");
             assert_eq!(again.to_json(), json, "{name}");
             checked += 1;
+        } else if name.starts_with("signed_payload-") {
+            // Signed text that is not one JSON value: wrapped in an envelope, what follows its
+            // first value reads as members of the envelope, so the payload found is not the
+            // text signed, and the webhook must be rejected.
+            let text = String::from_utf8(bytes).expect("UTF-8");
+            let text = text.trim_matches([' ', '\t', '\n', '\r']);
+            let body = soketi_handler_kit::wire::SignedPayload::new(
+                text.to_owned(),
+                KEY,
+                &soketi_handler_kit::wire::Secret::new(SECRET),
+            )
+            .lambda_body::<&str, &str>(&soketi_handler_kit::wire::headers::user_agent(1), &[]);
+            let one_value = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            match verifier().verify_lambda_body(body.as_bytes()) {
+                Err(rejection) => assert!(
+                    !one_value
+                        || rejection.kind() != soketi_handler_kit::ErrorKind::InvalidSignature,
+                    "{name}: {rejection}"
+                ),
+                Ok(_) => assert!(one_value, "{name}: accepted a payload that is not JSON"),
+            }
+            checked += 1;
         }
     }
     assert!(checked > 0, "no regression input found");
