@@ -49,8 +49,9 @@ struct SignArgs {
     /// The app key (X-Pusher-Key).
     #[arg(long)]
     key: String,
-    /// The app secret.
-    #[arg(long)]
+    /// The app secret. Also read from SOKETI_SECRET, which keeps it out of the shell history
+    /// and the process list.
+    #[arg(long, env = "SOKETI_SECRET", hide_env_values = true)]
     secret: String,
     /// The payload's time_ms (default: now).
     #[arg(long)]
@@ -107,8 +108,14 @@ struct SendArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The app secret.
-    #[arg(long, required_unless_present = "apps", conflicts_with = "apps")]
+    /// The app secret. Also read from SOKETI_SECRET, which keeps it out of the shell history
+    /// and the process list; --apps takes precedence over it.
+    #[arg(
+        long,
+        env = "SOKETI_SECRET",
+        hide_env_values = true,
+        required_unless_present = "apps"
+    )]
     secret: Option<String>,
     /// soketi app configuration (apps with key and secret), or a JSON map of key to secret.
     #[arg(long, value_name = "FILE")]
@@ -519,7 +526,7 @@ fn print_json<T: Serialize>(value: &T) {
 }
 
 fn keyring(args: &VerifyArgs) -> Result<Keyring, Usage> {
-    if let Some(secret) = &args.secret {
+    if let (Some(secret), None) = (&args.secret, &args.apps) {
         return Ok(match &args.key {
             Some(key) => Keyring::new().app(key.clone(), secret),
             None => Keyring::single_secret(secret).into(),

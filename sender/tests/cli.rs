@@ -13,7 +13,7 @@ fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
     // Hermetic AWS environment: no profile, no instance metadata, no stray endpoint.
     for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") {
+        if name.starts_with("AWS_") || name.starts_with("SOKETI_") {
             cmd.env_remove(name);
         }
     }
@@ -574,4 +574,31 @@ fn a_closed_standard_output_is_an_error_message_not_a_panic() {
         );
         assert_eq!(code(&out), expected, "{stderr}");
     }
+}
+
+/// The secret can come from SOKETI_SECRET (out of the shell history and the process list), with
+/// the same result as --secret, and `--help` never prints its value.
+#[test]
+fn the_secret_can_come_from_the_environment_and_help_hides_it() {
+    let args = ["sign", "--key", "app1key", "--time-ms", "1", "--pid", "1"];
+    let event = r#"{"name":"channel_occupied","channel":"c"}"#;
+    let flag = run(bin().args(args).args(["--secret", "env-s3cret", event]));
+    let from_env = run(bin()
+        .args(args)
+        .arg(event)
+        .env("SOKETI_SECRET", "env-s3cret"));
+    assert_eq!(code(&flag), 0, "{}", String::from_utf8_lossy(&flag.stderr));
+    assert_eq!(
+        code(&from_env),
+        0,
+        "{}",
+        String::from_utf8_lossy(&from_env.stderr)
+    );
+    assert_eq!(flag.stdout, from_env.stdout);
+    let help = run(bin()
+        .args(["sign", "--help"])
+        .env("SOKETI_SECRET", "env-s3cret"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("SOKETI_SECRET"), "{help}");
+    assert!(!help.contains("env-s3cret"), "{help}");
 }
