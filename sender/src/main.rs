@@ -59,7 +59,8 @@ struct SignArgs {
     /// The process id named in the User-Agent (default: this process's).
     #[arg(long)]
     pid: Option<u32>,
-    /// A custom header, NAME:VALUE (repeatable).
+    /// A custom header, NAME:VALUE (repeatable). One space after the colon is a separator;
+    /// the rest of the value is sent verbatim, spaces included.
     #[arg(long = "header", value_name = "NAME:VALUE")]
     headers: Vec<String>,
     /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
@@ -211,7 +212,10 @@ fn sign(args: SignArgs) -> Result<ExitCode, Usage> {
                  by the signer"
             )));
         }
-        custom.push((name.to_owned(), value.trim().to_owned()));
+        // One space after the colon separates, as in `Name: value`; the rest of the value is
+        // kept verbatim, as soketi sends a configured header's value.
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        custom.push((name.to_owned(), value.to_owned()));
     }
     let signed = Payload::new(args.time_ms.unwrap_or_else(now_ms), events)
         .sign(&args.key, &Secret::new(&args.secret));

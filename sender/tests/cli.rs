@@ -602,3 +602,25 @@ fn the_secret_can_come_from_the_environment_and_help_hides_it() {
     assert!(help.contains("SOKETI_SECRET"), "{help}");
     assert!(!help.contains("env-s3cret"), "{help}");
 }
+
+/// A header value is sent as given (as soketi sends a configured one): only the one space after
+/// the colon separates.
+#[test]
+fn sign_keeps_header_values_verbatim() {
+    let out = run(bin().args([
+        "sign",
+        "--key",
+        "k",
+        "--secret",
+        "s",
+        "--header",
+        "X-Pad:  two spaces  ",
+        "--header",
+        "X-Tight:v",
+        r#"{"name":"cache_miss","channel":"cache-a"}"#,
+    ]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""X-Pad":" two spaces  ""#), "{text}");
+    assert!(text.contains(r#""X-Tight":"v""#), "{text}");
+}
