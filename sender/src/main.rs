@@ -24,7 +24,8 @@ use soketi_lambda_sender::input::{parse_event, parse_event_lines};
 #[command(
     name = "soketi-lambda",
     version,
-    about = "Sign, send and verify soketi webhooks ({payload, headers} Lambda invocations and HTTP posts), byte for byte as soketi sends them."
+    about = "Sign, send and verify soketi webhooks ({payload, headers} Lambda invocations and HTTP posts), byte for byte as soketi sends them.",
+    after_help = "Exit codes: 0 success; 1 a delivery failed, a webhook was rejected, or output could not be written; 2 a usage or configuration error (nothing was sent)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -134,14 +135,10 @@ struct VerifyArgs {
     file: PathBuf,
 }
 
-/// A usage or configuration error: exit code 2.
+/// A usage or configuration error: exit code 2. Every place that returns one says so
+/// explicitly (there is no blanket conversion), so that a failure of another kind cannot
+/// become exit 2 by a stray `?`.
 struct Usage(String);
-
-impl<E: std::fmt::Display> From<E> for Usage {
-    fn from(e: E) -> Self {
-        Usage(e.to_string())
-    }
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -227,12 +224,12 @@ fn sign(args: SignArgs) -> Result<ExitCode, Usage> {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Usage(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 fn init_logs() {
@@ -293,9 +290,18 @@ fn send(args: SendArgs) -> Result<ExitCode, Usage> {
         Some(path) => Some(DeadLetterSink::open(path, args.replay.as_deref())?),
         None => None,
     };
-    let rt = runtime()?;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        // Not the user's doing: a failure (exit 1), not a usage error.
+        Err(message) => {
+            eprintln!("soketi-lambda: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let report = rt.block_on(async {
-        let sender = builder.build().await?;
+        // A configuration the sender cannot work with (a webhook without a region, no AWS
+        // credentials for a Lambda webhook, ...) is a configuration error: exit 2.
+        let sender = builder.build().await.map_err(|e| Usage(e.to_string()))?;
         match replay {
             Some(letters) => {
                 let requests = letters
@@ -307,7 +313,11 @@ fn send(args: SendArgs) -> Result<ExitCode, Usage> {
             None => {
                 let app = app_id.unwrap_or_default();
                 let time_ms = args.time_ms.unwrap_or_else(|| sender.now_ms());
-                Ok(sender.send_at(&app, time_ms, events).await?)
+                // The --app-id names no app of the file: a usage error.
+                sender
+                    .send_at(&app, time_ms, events)
+                    .await
+                    .map_err(|e| Usage(e.to_string()))
             }
         }
     })?;

@@ -624,3 +624,38 @@ fn sign_keeps_header_values_verbatim() {
     assert!(text.contains(r#""X-Pad":" two spaces  ""#), "{text}");
     assert!(text.contains(r#""X-Tight":"v""#), "{text}");
 }
+
+/// Exit codes, as `--help` states them: 2 only for usage and configuration errors (here an
+/// --app-id that names no app of the file), 1 for a delivery that failed.
+#[test]
+fn exit_codes_are_stated_and_kept() {
+    let help = run(bin().arg("--help"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Exit codes: 0 success; 1 "), "{help}");
+    let app = tmp("one-app.json");
+    std::fs::write(
+        &app,
+        r#"{"id":"1","key":"k","secret":"s","webhooks":[{"url":"http://127.0.0.1:1/","event_types":["channel_occupied"]}]}"#,
+    )
+    .expect("write");
+    let unknown = run(bin()
+        .args(["send", "--app-id", "nobody", "--app"])
+        .arg(&app)
+        .arg(EVENT));
+    assert_eq!(
+        code(&unknown),
+        2,
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let refused = run(bin()
+        .args(["send", "--max-attempts", "1", "--app"])
+        .arg(&app)
+        .arg(EVENT));
+    assert_eq!(
+        code(&refused),
+        1,
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
