@@ -18,14 +18,13 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use soketi_handler_kit::wire::{Envelope, Secret, Signature};
-use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
 
 #[path = "support/envelopes.rs"]
 mod envelopes;
-#[path = "support/ready.rs"]
-mod ready;
+#[path = "support/router.rs"]
+mod router;
 
-use ready::run_ready;
+use router::run_ready;
 
 #[derive(Deserialize)]
 struct PlainInvocation<'a> {
@@ -65,11 +64,8 @@ fn plain_serde_json(secret: &Secret, body: &[u8]) -> usize {
 
 fn receive(c: &mut Criterion) {
     let secret = Secret::new(envelopes::APP_SECRET);
-    let verifier = Verifier::new(Keyring::new().app(envelopes::APP_KEY, envelopes::APP_SECRET));
-    let webhooks = Webhooks::new(verifier.clone())
-        .on_channel_occupied(|_ev, _cx: Context| async { Ok(()) })
-        .on_member_added(|_ev, _cx: Context| async { Ok(()) })
-        .on_client_event(|_ev, _cx: Context| async { Ok(()) });
+    let verifier = router::verifier();
+    let webhooks = router::webhooks();
     let mut group = c.benchmark_group("receive");
     for (case, body) in envelopes::all() {
         let payload = Envelope::parse(&body)

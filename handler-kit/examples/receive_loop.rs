@@ -8,14 +8,13 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use soketi_handler_kit::wire::{Envelope, Secret};
-use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
 
 #[path = "../benches/support/envelopes.rs"]
 mod envelopes;
-#[path = "../benches/support/ready.rs"]
-mod ready;
+#[path = "../benches/support/router.rs"]
+mod router;
 
-use ready::run_ready;
+use router::run_ready;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,11 +31,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let secret = Secret::new(envelopes::APP_SECRET);
-    let verifier = Verifier::new(Keyring::new().app(envelopes::APP_KEY, envelopes::APP_SECRET));
-    let webhooks = Webhooks::new(verifier.clone())
-        .on_channel_occupied(|_ev, _cx: Context| async { Ok(()) })
-        .on_member_added(|_ev, _cx: Context| async { Ok(()) })
-        .on_client_event(|_ev, _cx: Context| async { Ok(()) });
+    let verifier = router::verifier();
+    let webhooks = router::webhooks();
     let payload = match Envelope::parse(&body) {
         Ok(envelope) => envelope.payload_json().as_bytes().to_vec(),
         Err(e) => {
