@@ -1,0 +1,30 @@
+//! Transports (Lambda `Invoke`, HTTP `POST`), the retry policy and delivery reports.
+//!
+//! A request is sent until it is delivered, or until it fails for a reason that retrying
+//! cannot fix, or until the retry policy's attempts or total time run out. Throttling (429),
+//! server errors (5xx), timeouts and connection errors are retried with exponential backoff and
+//! jitter; a function error, a 4xx and a request too large are not. Either way the outcome is a
+//! [`DeliveryReport`] that carries the signed request, so that a failure can be stored and sent
+//! again ([`DeadLetter`]) — nothing is dropped without a record.
+//!
+//! The AWS SDK's own retries are turned off, so that this policy is the one in force, and its
+//! timeouts are set from the policy.
+//!
+//! A retried request may reach the function twice (a timeout does not say whether the function
+//! ran): delivery is at least once, and handlers should be idempotent.
+//!
+//! Inside (each item has one public path, this module):
+//! - `policy`: the [`RetryPolicy`];
+//! - `report`: [`DeliveryReport`], [`Report`], [`Failure`] and its [`FailureKind`];
+//! - `transport`: the retry loop, and the Lambda and HTTP transports (one file each);
+//! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line.
+
+mod dead_letter;
+mod policy;
+mod report;
+mod transport;
+
+pub use dead_letter::{DeadLetter, DeadLetterTarget};
+pub use policy::RetryPolicy;
+pub use report::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, Report};
+pub(crate) use transport::Transport;
