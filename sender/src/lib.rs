@@ -62,12 +62,12 @@
 pub mod config;
 pub mod deliver;
 pub mod input;
+mod queue;
 pub mod route;
 mod sender;
 
-pub use sender::{
-    BuildError, Queue, QueueConfig, QueueError, RegionFallback, Sender, SenderBuilder, UnknownApp,
-};
+pub use queue::{Queue, QueueConfig, QueueError};
+pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};
 
 /// The README's examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]
