@@ -162,8 +162,11 @@ impl HttpTarget {
     }
 }
 
-/// How a Lambda function is invoked, from `lambda.async`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// How a Lambda function is invoked, from `lambda.async`. Serialized (in dead letters) as
+/// its `InvocationType` value, `RequestResponse` or `Event`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum InvocationMode {
     /// `RequestResponse` (`lambda.async` false or absent): the call waits for the function;
     /// a function error is a failed delivery.

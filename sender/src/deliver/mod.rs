@@ -24,7 +24,7 @@ mod policy;
 mod report;
 mod transport;
 
-pub use dead_letter::{DeadLetter, DeadLetterTarget};
+pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterTarget};
 pub use policy::RetryPolicy;
 pub use report::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, Report};
 pub(crate) use transport::Transport;
