@@ -23,6 +23,7 @@ fn bin() -> Command {
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/soketi-lambda-test",
         )
+        .env_remove("SOKETI_SECRET")
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
         .env("AWS_SECRET_ACCESS_KEY", "cli-secret")
@@ -217,7 +218,9 @@ fn sign_reproduces_soketi_and_its_output_verifies() {
             "--secret",
             "s",
             "--header",
-            "X-Env: prod",
+            "X-Env:prod",
+            "--header",
+            "X-Pad:  padded ",
             "-",
         ])
         .stdin(Stdio::piped())
@@ -236,8 +239,9 @@ fn sign_reproduces_soketi_and_its_output_verifies() {
     let body = out.stdout.trim_ascii_end().to_vec();
     let text = String::from_utf8(body.clone()).expect("utf-8");
     assert!(text.contains(r#""user_id":1}"#), "{text}");
+    // Header values are kept verbatim, spaces included, as soketi sends configured headers.
     assert!(
-        text.contains(r#""X-Env":"prod","X-Pusher-Key":"k""#),
+        text.contains(r#""X-Env":"prod","X-Pad":"  padded ","X-Pusher-Key":"k""#),
         "{text}"
     );
     let verified = Verifier::new(Keyring::new().app("k", "s"))
@@ -574,4 +578,105 @@ fn a_closed_standard_output_is_an_error_message_not_a_panic() {
         );
         assert_eq!(code(&out), expected, "{stderr}");
     }
+}
+
+#[test]
+fn the_secret_can_come_from_the_environment_and_help_does_not_show_it() {
+    let file = common::vectors_dir().join("001.json");
+    let event = r#"{"name":"cache_miss","channel":"c"}"#;
+    let out = run(bin()
+        .env("SOKETI_SECRET", "env-secret")
+        .args(["sign", "--key", "k", event]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    Verifier::new(Keyring::new().app("k", "env-secret"))
+        .verify_lambda_body(out.stdout.trim_ascii_end())
+        .expect("signed with the secret from the environment");
+
+    let verify = |secret: &str, extra: &[&str]| {
+        code(&run(bin()
+            .env("SOKETI_SECRET", secret)
+            .arg("verify")
+            .args(extra)
+            .arg(&file)))
+    };
+    assert_eq!(verify("app1secret", &[]), 0);
+    assert_eq!(
+        verify("another-secret", &[]),
+        1,
+        "the environment's secret is used"
+    );
+    assert_eq!(
+        verify("app1secret", &["--secret", "another-secret"]),
+        1,
+        "--secret wins over the environment"
+    );
+    let apps = tmp("env-apps.json");
+    std::fs::write(
+        &apps,
+        r#"[{"id":"1","key":"app1key","secret":"app1secret"}]"#,
+    )
+    .expect("write");
+    assert_eq!(
+        verify(
+            "another-secret",
+            &["--apps", apps.to_str().expect("utf-8 path")]
+        ),
+        0,
+        "--apps is used instead of SOKETI_SECRET"
+    );
+
+    for command in ["sign", "verify"] {
+        let out = run(bin()
+            .env("SOKETI_SECRET", "do-not-print-me")
+            .args([command, "--help"]));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("SOKETI_SECRET"), "{command}: {help}");
+        assert!(!help.contains("do-not-print-me"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn exit_code_2_is_for_usage_and_configuration_errors_only() {
+    let help = run(bin().arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert_eq!(
+        code(&run(bin().args(["sign", "--key", "k"]))),
+        2,
+        "missing arguments"
+    );
+
+    // Standard input that cannot be read is a failure (1), not a usage error.
+    let directory = std::fs::File::open(env!("CARGO_TARGET_TMPDIR")).expect("open a directory");
+    let out = run(bin()
+        .args(["sign", "--key", "k", "--secret", "s", "-"])
+        .stdin(Stdio::from(directory)));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(stderr.contains("cannot read standard input"), "{stderr}");
+
+    // A dead-letter file with an unknown invocation type is a usage error naming the line.
+    let line = r#"{"app_id":"1","app_key":"k","webhook":0,"target":{"type":"lambda","function":"f","invocation_type":"Async","region":"eu-west-1","endpoint":null},"time_ms":1,"events":["cache_miss"],"headers":[["X-Pusher-Key","k"]],"payload":{"time_ms":1,"events":[{"name":"cache_miss","channel":"c"}]},"failure":{"kind":"Timeout","message":"m","status":null,"attempts":1}}"#;
+    let dead = tmp("unknown-mode.jsonl");
+    std::fs::write(&dead, format!("\n{line}\n")).expect("write");
+    let out = run(bin().arg("send").arg("--replay").arg(&dead));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("unknown variant `Async`"),
+        "{stderr}"
+    );
+    // The same line with a known type is read (and fails to send for want of a server: 1).
+    std::fs::write(&dead, line.replace("Async", "Event")).expect("write");
+    let out = run(bin()
+        .args([
+            "send",
+            "--max-attempts",
+            "1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--replay")
+        .arg(&dead));
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }
