@@ -8,6 +8,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use soketi_handler_kit::{Keyring, Rejection, Verifier};
+use soketi_lambda_sender::config::app_secrets_from_json;
 
 use crate::error::CliError;
 use crate::io::{print_json, read_path, read_text};
@@ -52,17 +53,21 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
         });
     };
     let text = read_text(path)?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::usage(format!("{}: not JSON: {e}", path.display())))?;
     let wanted = |key: &str| args.key.as_deref().is_none_or(|k| k == key);
-    // soketi's app list (an array, one app, or {"appManager.array.apps": [...]}) first;
-    // else a plain {"key": "secret" | ["secret", ...]} map.
-    let ring = match soketi_app_secrets(&value) {
-        Some(pairs) => pairs
-            .into_iter()
-            .filter(|(key, _)| wanted(key))
-            .fold(Keyring::new(), |ring, (key, secret)| ring.app(key, secret)),
+    // soketi's apps (read as the sender reads them) first; else a plain
+    // {"key": "secret" | ["secret", ...]} map, as the kit reads it.
+    let ring = match app_secrets_from_json(&text)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
+    {
+        Some(apps) => apps
+            .iter()
+            .filter(|app| wanted(&app.key))
+            .fold(Keyring::new(), |ring, app| {
+                ring.app(app.key.clone(), app.secret())
+            }),
         None => {
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::usage(format!("{}: not JSON: {e}", path.display())))?;
             let serde_json::Value::Object(mut map) = value else {
                 return Err(CliError::usage(format!(
                     "{}: expected soketi apps or a JSON map of app key to secret",
@@ -81,28 +86,6 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
         }));
     }
     Ok(ring)
-}
-
-/// The (key, secret) pairs of soketi app configuration, or `None` if it is not one.
-fn soketi_app_secrets(value: &serde_json::Value) -> Option<Vec<(String, String)>> {
-    use serde_json::Value;
-    let items: Vec<&Value> = match value {
-        Value::Array(items) => items.iter().collect(),
-        Value::Object(map) if map.contains_key("key") && map.contains_key("secret") => vec![value],
-        Value::Object(map) => match map.get("appManager.array.apps").or(map.get("apps")) {
-            Some(Value::Array(items)) => items.iter().collect(),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    items
-        .into_iter()
-        .map(|item| {
-            let key = item.get("key")?.as_str()?;
-            let secret = item.get("secret")?.as_str()?;
-            Some((key.to_owned(), secret.to_owned()))
-        })
-        .collect()
 }
 
 #[derive(Serialize)]
