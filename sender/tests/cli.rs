@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::vectors::{self, Vector};
 use common::{FakeServer, Reply};
 use serde_json::Value;
 use soketi_handler_kit::{Keyring, Verifier};
@@ -66,30 +67,15 @@ fn tmp(name: &str) -> PathBuf {
     path
 }
 
-fn manifest() -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(common::vectors_dir().join("manifest.json")).expect("manifest");
-    serde_json::from_str::<Value>(&text).expect("json")["files"]
-        .as_array()
-        .expect("files")
-        .clone()
-}
-
-fn verify_cmd(entry: &Value, file: &Path) -> Command {
+fn verify_cmd(entry: &Vector, file: &Path) -> Command {
     let mut cmd = bin();
     cmd.arg("verify")
         .arg("--secret")
-        .arg(entry["app_secret"].as_str().expect("secret"))
+        .arg(&entry.app_secret)
         .arg("--key")
-        .arg(entry["app_key"].as_str().expect("key"));
-    if entry["transport"] == "http-post" {
-        let signature = entry["http_headers"]
-            .as_array()
-            .expect("headers")
-            .iter()
-            .find(|h| h[0] == "X-Pusher-Signature")
-            .and_then(|h| h[1].as_str())
-            .expect("signature");
+        .arg(&entry.app_key);
+    if !entry.is_lambda() {
+        let signature = entry.http_header("X-Pusher-Signature").expect("signature");
         cmd.arg("--http").arg("--signature").arg(signature);
     }
     cmd.arg(file);
@@ -98,10 +84,10 @@ fn verify_cmd(entry: &Value, file: &Path) -> Command {
 
 #[test]
 fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
-    let entries = manifest();
+    let entries = vectors::all();
     assert!(entries.len() >= 15);
     for entry in &entries {
-        let file = common::vectors_dir().join(entry["file"].as_str().expect("file"));
+        let file = entry.path();
         let out = run(&mut verify_cmd(entry, &file));
         assert_eq!(
             code(&out),
@@ -111,7 +97,7 @@ fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
         );
         let report = stdout_json(&out);
         assert_eq!(report["valid"], true);
-        assert_eq!(report["app_key"], entry["app_key"]);
+        assert_eq!(report["app_key"], entry.app_key.as_str());
         assert!(report["time_ms"].as_u64().expect("time_ms") > 1_700_000_000_000);
         let names: Vec<&Value> = report["events"]
             .as_array()
@@ -119,13 +105,18 @@ fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
             .iter()
             .map(|e| &e["name"])
             .collect();
-        let expected: Vec<&Value> = entry["events"].as_array().expect("events").iter().collect();
+        let expected: Vec<Value> = entry
+            .events
+            .iter()
+            .map(|e| Value::from(e.as_str()))
+            .collect();
+        let names: Vec<Value> = names.into_iter().cloned().collect();
         assert_eq!(names, expected, "{file:?}");
         assert!(report["events"][0]["channel"].is_string());
 
         // One flipped byte anywhere in the payload: first, middle and last byte.
         let bytes = std::fs::read(&file).expect("vector");
-        let (start, end) = if entry["transport"] == "http-post" {
+        let (start, end) = if !entry.is_lambda() {
             (0, bytes.len())
         } else {
             let text = std::str::from_utf8(&bytes).expect("utf-8");
