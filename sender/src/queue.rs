@@ -1,4 +1,5 @@
-//! The background queue: events batched per app and delivered by a worker task.
+//! The background queue: events pushed one by one, batched per app, delivered by a worker
+//! task, reports collected until the next flush.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +91,26 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// Starts the worker of a queue for `sender`'s apps.
+    pub(crate) fn start(sender: Sender, config: QueueConfig) -> Queue {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let worker = Worker {
+            sender: sender.clone(),
+            config,
+            batches: HashMap::new(),
+            in_flight: JoinSet::new(),
+            permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            report: Report::default(),
+        };
+        let handle = tokio::spawn(worker.run(rx, control_rx));
+        Queue {
+            tx,
+            control,
+            sender,
+            handle,
+        }
+    }
     fn index(&self, app: &str) -> Result<usize, UnknownApp> {
         self.sender
             .app_index(app)
@@ -271,29 +292,6 @@ fn log_unclaimed(report: &Report) {
             "webhook delivery failed and no one flushed the queue to claim the report: {:?}",
             failed.failure()
         );
-    }
-}
-
-impl Queue {
-    /// Starts the worker for `sender` (see [`Sender::queue`]).
-    pub(crate) fn start(sender: Sender, config: QueueConfig) -> Queue {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let worker = Worker {
-            sender: sender.clone(),
-            config,
-            batches: HashMap::new(),
-            in_flight: JoinSet::new(),
-            permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
-            report: Report::default(),
-        };
-        let handle = tokio::spawn(worker.run(rx, control_rx));
-        Queue {
-            tx,
-            control,
-            sender,
-            handle,
-        }
     }
 }
 

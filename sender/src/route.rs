@@ -31,7 +31,8 @@
 use std::time::Duration;
 
 use soketi_handler_kit::wire::headers::user_agent;
-use soketi_handler_kit::wire::{Envelope, Event, Payload, SignedPayload};
+use soketi_handler_kit::wire::write_lambda_body;
+use soketi_handler_kit::wire::{Event, Payload, SignedPayload};
 
 use crate::config::{App, InvocationMode, Target};
 
@@ -113,6 +114,9 @@ pub struct Request {
     pub time_ms: u64,
     /// The events it carries, in order.
     pub events: Vec<Event>,
+    /// The signed payload bytes `{"time_ms":…,"events":[…]}`, exactly as signed: the whole
+    /// body of an HTTP request, the `payload` of a Lambda envelope.
+    pub payload: String,
     /// The headers, in soketi's order (the envelope's `headers` for Lambda, real HTTP headers
     /// for `url` webhooks).
     pub headers: Vec<(String, String)>,
@@ -171,30 +175,45 @@ impl Request {
         user_agent: &str,
         custom_headers: &[(String, String)],
     ) -> Self {
-        let headers = signed.headers(user_agent, custom_headers);
+        Request::from_parts(
+            app_id,
+            signed.app_key(),
+            webhook,
+            target.clone(),
+            time_ms,
+            events,
+            signed.json().to_owned(),
+            signed.headers(user_agent, custom_headers),
+        )
+    }
+
+    /// A request from what was kept of it (a dead letter): the body is written from the
+    /// payload and headers, by the kit's writer, as when it was first built.
+    #[allow(clippy::too_many_arguments)] // crate-private: every part of a request, spelled out
+    pub(crate) fn from_parts(
+        app_id: &str,
+        app_key: &str,
+        webhook: usize,
+        target: Target,
+        time_ms: u64,
+        events: Vec<Event>,
+        payload: String,
+        headers: Vec<(String, String)>,
+    ) -> Self {
         let body = match target {
-            Target::Http(_) => signed.json().to_owned(),
-            Target::Lambda(_) => signed.lambda_body(user_agent, custom_headers),
+            Target::Http(_) => payload.clone(),
+            Target::Lambda(_) => write_lambda_body(&payload, &headers),
         };
         Request {
             app_id: app_id.to_owned(),
-            app_key: signed.app_key().to_owned(),
+            app_key: app_key.to_owned(),
             webhook,
-            target: target.clone(),
+            target,
             time_ms,
             events,
+            payload,
             headers,
             body,
-        }
-    }
-
-    /// The signed payload bytes: the whole body for HTTP, the envelope's `payload` for Lambda.
-    pub fn payload_json(&self) -> Option<&str> {
-        match self.target {
-            Target::Http(_) => Some(&self.body),
-            Target::Lambda(_) => Envelope::parse(self.body.as_bytes())
-                .ok()
-                .map(|e| e.payload_json()),
         }
     }
 
@@ -416,7 +435,7 @@ mod tests {
         assert!(plan.unrouted.is_empty());
         let verifier = Verifier::new(Keyring::new().app("k", "s"));
         for r in &plan.requests {
-            let payload = r.payload_json().expect("payload");
+            let payload = &r.payload;
             let v = verifier
                 .verify_parts(
                     payload.as_bytes(),

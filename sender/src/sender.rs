@@ -1,4 +1,4 @@
-//! The sender: apps in, reports out.
+//! The sender: apps in, reports out. Batching in the background is the [`Queue`]'s job.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::vectors::{self, Vector};
 use common::{FakeServer, Reply};
 use serde_json::Value;
 use soketi_handler_kit::{Keyring, Verifier};
@@ -13,7 +14,7 @@ fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
     // Hermetic AWS environment: no profile, no instance metadata, no stray endpoint.
     for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") || name.starts_with("SOKETI_") {
+        if name.starts_with("AWS_") {
             cmd.env_remove(name);
         }
     }
@@ -23,6 +24,7 @@ fn bin() -> Command {
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/soketi-lambda-test",
         )
+        .env_remove("SOKETI_SECRET")
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
         .env("AWS_SECRET_ACCESS_KEY", "cli-secret")
@@ -65,30 +67,15 @@ fn tmp(name: &str) -> PathBuf {
     path
 }
 
-fn manifest() -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(common::vectors_dir().join("manifest.json")).expect("manifest");
-    serde_json::from_str::<Value>(&text).expect("json")["files"]
-        .as_array()
-        .expect("files")
-        .clone()
-}
-
-fn verify_cmd(entry: &Value, file: &Path) -> Command {
+fn verify_cmd(entry: &Vector, file: &Path) -> Command {
     let mut cmd = bin();
     cmd.arg("verify")
         .arg("--secret")
-        .arg(entry["app_secret"].as_str().expect("secret"))
+        .arg(&entry.app_secret)
         .arg("--key")
-        .arg(entry["app_key"].as_str().expect("key"));
-    if entry["transport"] == "http-post" {
-        let signature = entry["http_headers"]
-            .as_array()
-            .expect("headers")
-            .iter()
-            .find(|h| h[0] == "X-Pusher-Signature")
-            .and_then(|h| h[1].as_str())
-            .expect("signature");
+        .arg(&entry.app_key);
+    if !entry.is_lambda() {
+        let signature = entry.http_header("X-Pusher-Signature").expect("signature");
         cmd.arg("--http").arg("--signature").arg(signature);
     }
     cmd.arg(file);
@@ -97,10 +84,10 @@ fn verify_cmd(entry: &Value, file: &Path) -> Command {
 
 #[test]
 fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
-    let entries = manifest();
+    let entries = vectors::all();
     assert!(entries.len() >= 15);
     for entry in &entries {
-        let file = common::vectors_dir().join(entry["file"].as_str().expect("file"));
+        let file = entry.path();
         let out = run(&mut verify_cmd(entry, &file));
         assert_eq!(
             code(&out),
@@ -110,7 +97,7 @@ fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
         );
         let report = stdout_json(&out);
         assert_eq!(report["valid"], true);
-        assert_eq!(report["app_key"], entry["app_key"]);
+        assert_eq!(report["app_key"], entry.app_key.as_str());
         assert!(report["time_ms"].as_u64().expect("time_ms") > 1_700_000_000_000);
         let names: Vec<&Value> = report["events"]
             .as_array()
@@ -118,13 +105,18 @@ fn verify_accepts_every_recorded_request_and_rejects_one_flipped_byte() {
             .iter()
             .map(|e| &e["name"])
             .collect();
-        let expected: Vec<&Value> = entry["events"].as_array().expect("events").iter().collect();
+        let expected: Vec<Value> = entry
+            .events
+            .iter()
+            .map(|e| Value::from(e.as_str()))
+            .collect();
+        let names: Vec<Value> = names.into_iter().cloned().collect();
         assert_eq!(names, expected, "{file:?}");
         assert!(report["events"][0]["channel"].is_string());
 
         // One flipped byte anywhere in the payload: first, middle and last byte.
         let bytes = std::fs::read(&file).expect("vector");
-        let (start, end) = if entry["transport"] == "http-post" {
+        let (start, end) = if !entry.is_lambda() {
             (0, bytes.len())
         } else {
             let text = std::str::from_utf8(&bytes).expect("utf-8");
@@ -217,7 +209,9 @@ fn sign_reproduces_soketi_and_its_output_verifies() {
             "--secret",
             "s",
             "--header",
-            "X-Env: prod",
+            "X-Env:prod",
+            "--header",
+            "X-Pad:  padded ",
             "-",
         ])
         .stdin(Stdio::piped())
@@ -236,8 +230,9 @@ fn sign_reproduces_soketi_and_its_output_verifies() {
     let body = out.stdout.trim_ascii_end().to_vec();
     let text = String::from_utf8(body.clone()).expect("utf-8");
     assert!(text.contains(r#""user_id":1}"#), "{text}");
+    // Header values are kept verbatim, spaces included, as soketi sends configured headers.
     assert!(
-        text.contains(r#""X-Env":"prod","X-Pusher-Key":"k""#),
+        text.contains(r#""X-Env":"prod","X-Pad":"  padded ","X-Pusher-Key":"k""#),
         "{text}"
     );
     let verified = Verifier::new(Keyring::new().app("k", "s"))
@@ -576,86 +571,103 @@ fn a_closed_standard_output_is_an_error_message_not_a_panic() {
     }
 }
 
-/// The secret can come from SOKETI_SECRET (out of the shell history and the process list), with
-/// the same result as --secret, and `--help` never prints its value.
 #[test]
-fn the_secret_can_come_from_the_environment_and_help_hides_it() {
-    let args = ["sign", "--key", "app1key", "--time-ms", "1", "--pid", "1"];
-    let event = r#"{"name":"channel_occupied","channel":"c"}"#;
-    let flag = run(bin().args(args).args(["--secret", "env-s3cret", event]));
-    let from_env = run(bin()
-        .args(args)
-        .arg(event)
-        .env("SOKETI_SECRET", "env-s3cret"));
-    assert_eq!(code(&flag), 0, "{}", String::from_utf8_lossy(&flag.stderr));
-    assert_eq!(
-        code(&from_env),
-        0,
-        "{}",
-        String::from_utf8_lossy(&from_env.stderr)
-    );
-    assert_eq!(flag.stdout, from_env.stdout);
-    let help = run(bin()
-        .args(["sign", "--help"])
-        .env("SOKETI_SECRET", "env-s3cret"));
-    let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("SOKETI_SECRET"), "{help}");
-    assert!(!help.contains("env-s3cret"), "{help}");
-}
-
-/// A header value is sent as given (as soketi sends a configured one): only the one space after
-/// the colon separates.
-#[test]
-fn sign_keeps_header_values_verbatim() {
-    let out = run(bin().args([
-        "sign",
-        "--key",
-        "k",
-        "--secret",
-        "s",
-        "--header",
-        "X-Pad:  two spaces  ",
-        "--header",
-        "X-Tight:v",
-        r#"{"name":"cache_miss","channel":"cache-a"}"#,
-    ]));
+fn the_secret_can_come_from_the_environment_and_help_does_not_show_it() {
+    let file = common::vectors_dir().join("001.json");
+    let event = r#"{"name":"cache_miss","channel":"c"}"#;
+    let out = run(bin()
+        .env("SOKETI_SECRET", "env-secret")
+        .args(["sign", "--key", "k", event]));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(r#""X-Pad":" two spaces  ""#), "{text}");
-    assert!(text.contains(r#""X-Tight":"v""#), "{text}");
-}
+    Verifier::new(Keyring::new().app("k", "env-secret"))
+        .verify_lambda_body(out.stdout.trim_ascii_end())
+        .expect("signed with the secret from the environment");
 
-/// Exit codes, as `--help` states them: 2 only for usage and configuration errors (here an
-/// --app-id that names no app of the file), 1 for a delivery that failed.
-#[test]
-fn exit_codes_are_stated_and_kept() {
-    let help = run(bin().arg("--help"));
-    let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("Exit codes: 0 success; 1 "), "{help}");
-    let app = tmp("one-app.json");
+    let verify = |secret: &str, extra: &[&str]| {
+        code(&run(bin()
+            .env("SOKETI_SECRET", secret)
+            .arg("verify")
+            .args(extra)
+            .arg(&file)))
+    };
+    assert_eq!(verify("app1secret", &[]), 0);
+    assert_eq!(
+        verify("another-secret", &[]),
+        1,
+        "the environment's secret is used"
+    );
+    assert_eq!(
+        verify("app1secret", &["--secret", "another-secret"]),
+        1,
+        "--secret wins over the environment"
+    );
+    let apps = tmp("env-apps.json");
     std::fs::write(
-        &app,
-        r#"{"id":"1","key":"k","secret":"s","webhooks":[{"url":"http://127.0.0.1:1/","event_types":["channel_occupied"]}]}"#,
+        &apps,
+        r#"[{"id":"1","key":"app1key","secret":"app1secret"}]"#,
     )
     .expect("write");
-    let unknown = run(bin()
-        .args(["send", "--app-id", "nobody", "--app"])
-        .arg(&app)
-        .arg(EVENT));
     assert_eq!(
-        code(&unknown),
+        verify(
+            "another-secret",
+            &["--apps", apps.to_str().expect("utf-8 path")]
+        ),
+        0,
+        "--apps is used instead of SOKETI_SECRET"
+    );
+
+    for command in ["sign", "verify"] {
+        let out = run(bin()
+            .env("SOKETI_SECRET", "do-not-print-me")
+            .args([command, "--help"]));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("SOKETI_SECRET"), "{command}: {help}");
+        assert!(!help.contains("do-not-print-me"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn exit_code_2_is_for_usage_and_configuration_errors_only() {
+    let help = run(bin().arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert_eq!(
+        code(&run(bin().args(["sign", "--key", "k"]))),
         2,
-        "{}",
-        String::from_utf8_lossy(&unknown.stderr)
+        "missing arguments"
     );
-    let refused = run(bin()
-        .args(["send", "--max-attempts", "1", "--app"])
-        .arg(&app)
-        .arg(EVENT));
-    assert_eq!(
-        code(&refused),
-        1,
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
+
+    // Standard input that cannot be read is a failure (1), not a usage error.
+    let directory = std::fs::File::open(env!("CARGO_TARGET_TMPDIR")).expect("open a directory");
+    let out = run(bin()
+        .args(["sign", "--key", "k", "--secret", "s", "-"])
+        .stdin(Stdio::from(directory)));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(stderr.contains("cannot read standard input"), "{stderr}");
+
+    // A dead-letter file with an unknown invocation type is a usage error naming the line.
+    let line = r#"{"app_id":"1","app_key":"k","webhook":0,"target":{"type":"lambda","function":"f","invocation_type":"Async","region":"eu-west-1","endpoint":null},"time_ms":1,"events":["cache_miss"],"headers":[["X-Pusher-Key","k"]],"payload":{"time_ms":1,"events":[{"name":"cache_miss","channel":"c"}]},"failure":{"kind":"Timeout","message":"m","status":null,"attempts":1}}"#;
+    let dead = tmp("unknown-mode.jsonl");
+    std::fs::write(&dead, format!("\n{line}\n")).expect("write");
+    let out = run(bin().arg("send").arg("--replay").arg(&dead));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("unknown variant `Async`"),
+        "{stderr}"
     );
+    // The same line with a known type is read (and fails to send for want of a server: 1).
+    std::fs::write(&dead, line.replace("Async", "Event")).expect("write");
+    let out = run(bin()
+        .args([
+            "send",
+            "--max-attempts",
+            "1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--replay")
+        .arg(&dead));
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use serde_json::Value;
+use common::vectors;
+
 use soketi_handler_kit::wire::headers::{
     ACCEPT, CONTENT_TYPE, USER_AGENT, is_reserved, user_agent,
 };
@@ -12,13 +13,6 @@ use soketi_lambda_sender::config::{App, Webhook};
 use soketi_lambda_sender::input::parse_event;
 use soketi_lambda_sender::route::{Limits, Request, plan};
 use soketi_lambda_sender::{RegionFallback, Sender};
-
-fn manifest() -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(common::vectors_dir().join("manifest.json")).expect("manifest");
-    let value: Value = serde_json::from_str(&text).expect("manifest JSON");
-    value["files"].as_array().expect("files").clone()
-}
 
 /// The process id in a recorded User-Agent (its last number), checked against the wire
 /// module's format.
@@ -56,16 +50,15 @@ fn rebuilt(app: &App, payload: &ReceivedPayload<'_>, recorded_user_agent: &str) 
 
 #[test]
 fn every_recorded_request_is_rebuilt_byte_for_byte() {
-    let entries = manifest();
+    let entries = vectors::all();
     assert!(entries.len() >= 15, "the vectors are all there");
     let (mut lambda, mut http) = (0, 0);
     for entry in entries {
-        let file = entry["file"].as_str().expect("file");
-        let recorded = std::fs::read_to_string(common::vectors_dir().join(file)).expect("vector");
-        let key = entry["app_key"].as_str().expect("key");
-        let secret = entry["app_secret"].as_str().expect("secret");
-        match entry["transport"].as_str() {
-            Some("lambda-invoke") => {
+        let file = &entry.file;
+        let recorded = String::from_utf8(entry.raw()).expect("UTF-8 vector");
+        let (key, secret) = (&entry.app_key, &entry.app_secret);
+        match entry.transport.as_str() {
+            "lambda-invoke" => {
                 let envelope = Envelope::parse(recorded.as_bytes()).expect("envelope");
                 let payload = ReceivedPayload::parse(envelope.payload_json()).expect("payload");
                 let ua = envelope
@@ -73,9 +66,9 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                     .get("User-Agent")
                     .expect("ua")
                     .expect("ua");
-                let is_async = entry["invocation_type"] == "Event";
+                let is_async = entry.invocation_type.as_deref() == Some("Event");
                 let app = App::new("app", key, secret).webhook(
-                    Webhook::lambda(entry["function"].as_str().expect("function"))
+                    Webhook::lambda(entry.function.as_deref().expect("function"))
                         .region("us-east-1")
                         .async_invocation(is_async)
                         .event_types(EventKind::ALL),
@@ -83,19 +76,14 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                 assert_eq!(rebuilt(&app, &payload, &ua).body, recorded, "{file}");
                 lambda += 1;
             }
-            Some("http-post") => {
-                let headers: Vec<(String, String)> =
-                    serde_json::from_value(entry["http_headers"].clone()).expect("headers");
+            "http-post" => {
+                let headers = &entry.http_headers;
                 let payload = ReceivedPayload::parse(&recorded).expect("payload");
-                let ua = &headers
-                    .iter()
-                    .find(|(n, _)| n == "User-Agent")
-                    .expect("ua")
-                    .1;
+                let ua = entry.http_header("User-Agent").expect("ua");
                 let mut webhook =
                     Webhook::http("http://127.0.0.1:1/hook").event_types(EventKind::ALL);
                 // Everything but soketi's own headers was configured as a custom header.
-                for (name, value) in &headers {
+                for (name, value) in headers {
                     if ![ACCEPT, CONTENT_TYPE, USER_AGENT].contains(&name.as_str())
                         && !is_reserved(name)
                     {
@@ -105,10 +93,10 @@ fn every_recorded_request_is_rebuilt_byte_for_byte() {
                 let app = App::new("app", key, secret).webhook(webhook);
                 let request = rebuilt(&app, &payload, ua);
                 assert_eq!(request.body, recorded, "{file}");
-                assert_eq!(request.headers, headers, "{file}");
+                assert_eq!(&request.headers, headers, "{file}");
                 http += 1;
             }
-            other => panic!("{file}: unexpected transport {other:?}"),
+            other => panic!("{file}: unexpected transport {other}"),
         }
     }
     assert!(lambda >= 10 && http >= 3, "{lambda} lambda, {http} http");

@@ -1,16 +1,19 @@
 //! The requests the real soketi 1.6.1 made, recorded byte for byte
 //! (`handler-kit/tests/vectors/soketi-1.6.1/`, described by its `manifest.json`).
+//!
+//! The one loader of them: this crate's tests use it as `soketi_e2e_tests::vectors`, and the
+//! sender's tests include this very file (`#[path]` in `sender/tests/common/mod.rs`), so it
+//! depends on nothing but serde, serde_json and the kit, and finds the folder from the
+//! including crate's manifest directory (every crate of the workspace is one level down).
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use soketi_handler_kit::wire::write_lambda_body;
 
-use crate::tools::repo_root;
-
 /// The folder of the recorded requests.
 pub fn dir() -> PathBuf {
-    repo_root().join("handler-kit/tests/vectors/soketi-1.6.1")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../handler-kit/tests/vectors/soketi-1.6.1")
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +29,8 @@ pub struct Vector {
     /// body; the headers are in `http_headers`).
     pub transport: String,
     pub invocation_type: Option<String>,
+    /// The function invoked (`lambda-invoke`).
+    pub function: Option<String>,
     pub app_key: String,
     pub app_secret: String,
     /// The event names in the payload, in order.
@@ -36,9 +41,27 @@ pub struct Vector {
 }
 
 impl Vector {
+    /// Whether the file is a Lambda invocation body (else an HTTP POST body).
+    pub fn is_lambda(&self) -> bool {
+        self.transport == "lambda-invoke"
+    }
+
+    /// The value of a recorded HTTP header (`http-post`), by exact name.
+    pub fn http_header(&self, name: &str) -> Option<&str> {
+        self.http_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path of the recorded file.
+    pub fn path(&self) -> PathBuf {
+        dir().join(&self.file)
+    }
+
     /// The recorded bytes, exactly as soketi sent them.
     pub fn raw(&self) -> Vec<u8> {
-        let path = dir().join(&self.file);
+        let path = self.path();
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 

@@ -1,14 +1,32 @@
-//! Dead letters: a failed delivery as one JSON line, read back and sent again.
+//! Dead letters: a failed delivery as one JSON line, and the request to send it again.
+//!
+//! A line holds the signed payload exactly as it was signed (a JSON value, byte for byte),
+//! the headers in order, where the request was going and why it failed:
+//!
+//! ```text
+//! {"app_id":"1","app_key":"k","webhook":0,
+//!  "target":{"type":"lambda","function":"f","invocation_type":"Event","region":"eu-west-1","endpoint":null},
+//!  "time_ms":1,"events":["cache_miss"],"headers":[["Accept","application/json"],…],
+//!  "payload":{"time_ms":1,"events":[{"name":"cache_miss","channel":"cache-a"}]},
+//!  "failure":{"kind":"Timeout","message":"no answer","status":null,"attempts":3}}
+//! ```
+//!
+//! (one line in the file). `events` lists the event names for people reading the file; the
+//! events themselves are read from `payload`. The body sent again is rebuilt from `payload`
+//! and `headers` by the kit's [`wire`](soketi_handler_kit::wire) writer, which is how it was
+//! built the first time: the same bytes, the same signature, no secret needed.
 
 use serde::{Deserialize, Serialize};
-use soketi_handler_kit::wire::{Event, ReceivedPayload};
+use serde_json::value::RawValue;
+use soketi_handler_kit::wire::{Event, EventDecodeError, PayloadError, ReceivedPayload};
 
-use super::{DeliveryReport, Failure};
 use crate::config::{App, HttpTarget, InvocationMode, LambdaTarget, Target};
+use crate::deliver::{DeliveryReport, Failure};
 use crate::route::Request;
 
-/// A failed delivery as one JSON line: the exact body and headers, where they were going and
-/// why they did not get there. No secret is stored (not the app secret, not AWS credentials).
+/// A failed delivery, to be stored as one JSON line and sent again later: the signed payload
+/// and headers, where they were going and why they did not get there. No secret is stored (not
+/// the app secret, not AWS credentials).
 ///
 /// ```
 /// use soketi_handler_kit::wire::{headers::user_agent, Event, EventKind};
@@ -24,10 +42,10 @@ use crate::route::Request;
 ///     .unwrap()
 ///     .to_json_line();
 /// let back = DeadLetter::from_json_line(&line)?;
-/// assert_eq!(back.to_request(&[app]).body, request.body);
-/// # Ok::<(), serde_json::Error>(())
+/// assert_eq!(back.to_request(&[app]), request);
+/// # Ok::<(), soketi_lambda_sender::deliver::DeadLetterError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DeadLetter {
     /// The app's id.
@@ -40,18 +58,18 @@ pub struct DeadLetter {
     pub target: DeadLetterTarget,
     /// The payload's `time_ms`.
     pub time_ms: u64,
-    /// The names of the events it carries, for people reading the file.
-    pub events: Vec<String>,
-    /// The headers, in order.
+    /// The events it carries, in order.
+    pub events: Vec<Event>,
+    /// The headers, in order (`X-Pusher-Key` and `X-Pusher-Signature` included).
     pub headers: Vec<(String, String)>,
-    /// The exact body.
-    pub body: String,
+    /// The signed payload bytes, exactly as signed.
+    pub payload: String,
     /// Why it failed.
     pub failure: Failure,
 }
 
 /// Where a dead letter was going (credentials are not stored; see [`DeadLetter::to_request`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeadLetterTarget {
@@ -59,8 +77,10 @@ pub enum DeadLetterTarget {
     Lambda {
         /// Name or ARN.
         function: String,
-        /// `RequestResponse` or `Event`.
-        invocation_type: String,
+        /// `RequestResponse` or `Event` (`invocation_type` in the file; any other value is an
+        /// error when the line is read).
+        #[serde(rename = "invocation_type")]
+        mode: InvocationMode,
         /// The region.
         region: Option<String>,
         /// The endpoint, if not AWS's.
@@ -71,6 +91,56 @@ pub enum DeadLetterTarget {
         /// The URL.
         url: String,
     },
+}
+
+/// Why a line is not a dead letter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeadLetterError {
+    /// Not JSON, or a field is missing or has the wrong type or value (an unknown
+    /// `invocation_type`, say).
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// `payload` is not a webhook payload.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// An event of `payload` is malformed.
+    #[error("payload event {index}: {source}")]
+    Event {
+        /// The event's 0-based position in the payload.
+        index: usize,
+        /// What is wrong with it.
+        #[source]
+        source: EventDecodeError,
+    },
+}
+
+/// The line as written.
+#[derive(Serialize)]
+struct LineOut<'a> {
+    app_id: &'a str,
+    app_key: &'a str,
+    webhook: usize,
+    target: &'a DeadLetterTarget,
+    time_ms: u64,
+    events: Vec<&'a str>,
+    headers: &'a [(String, String)],
+    payload: &'a RawValue,
+    failure: &'a Failure,
+}
+
+/// The line as read (`events`, the names for people, is not read back).
+#[derive(Deserialize)]
+struct LineIn<'a> {
+    app_id: String,
+    app_key: String,
+    webhook: usize,
+    target: DeadLetterTarget,
+    time_ms: u64,
+    headers: Vec<(String, String)>,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    failure: Failure,
 }
 
 impl DeadLetter {
@@ -84,7 +154,7 @@ impl DeadLetter {
             },
             Target::Lambda(l) => DeadLetterTarget::Lambda {
                 function: l.function.clone(),
-                invocation_type: l.mode.as_str().to_owned(),
+                mode: l.mode,
                 region: l.region.clone(),
                 endpoint: l.endpoint.clone(),
             },
@@ -95,22 +165,62 @@ impl DeadLetter {
             webhook: r.webhook,
             target,
             time_ms: r.time_ms,
-            events: r.events.iter().map(|e| e.name().to_owned()).collect(),
+            events: r.events.clone(),
             headers: r.headers.clone(),
-            body: r.body.clone(),
+            payload: r.payload.clone(),
             failure,
         })
     }
 
     /// One line of JSON (no newline).
     pub fn to_json_line(&self) -> String {
-        // Strings, integers and plain structs only: serializing cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        // The payload was written by the kit's serializer: it is JSON. If it ever were not,
+        // it is stored as a JSON string, so that the line stays readable and reading it back
+        // says what is wrong instead of the record being lost.
+        let fallback;
+        let payload: &RawValue = match serde_json::from_str::<&RawValue>(&self.payload) {
+            Ok(raw) => raw,
+            Err(_) => {
+                fallback = serde_json::value::to_raw_value(&self.payload).unwrap_or_default();
+                &fallback
+            }
+        };
+        let line = LineOut {
+            app_id: &self.app_id,
+            app_key: &self.app_key,
+            webhook: self.webhook,
+            target: &self.target,
+            time_ms: self.time_ms,
+            events: self.events.iter().map(Event::name).collect(),
+            headers: &self.headers,
+            payload,
+            failure: &self.failure,
+        };
+        // Strings, integers, raw JSON and plain structs only: serializing cannot fail.
+        serde_json::to_string(&line).unwrap_or_default()
     }
 
-    /// Reads one line.
-    pub fn from_json_line(line: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(line)
+    /// Reads one line. The events are decoded from its `payload`; an unknown invocation type,
+    /// a payload that is not one or a malformed event is an error.
+    pub fn from_json_line(line: &str) -> Result<Self, DeadLetterError> {
+        let line: LineIn<'_> = serde_json::from_str(line)?;
+        let payload = ReceivedPayload::parse(line.payload.get())?;
+        let events = payload
+            .events()
+            .enumerate()
+            .map(|(index, event)| event.map_err(|source| DeadLetterError::Event { index, source }))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DeadLetter {
+            app_id: line.app_id,
+            app_key: line.app_key,
+            webhook: line.webhook,
+            target: line.target,
+            time_ms: line.time_ms,
+            events,
+            headers: line.headers,
+            payload: line.payload.get().to_owned(),
+            failure: line.failure,
+        })
     }
 
     /// The request to send again, byte for byte. When `apps` holds the app (same id) with a
@@ -126,7 +236,7 @@ impl DeadLetter {
             DeadLetterTarget::Http { url } => Target::Http(HttpTarget::new(url.clone())),
             DeadLetterTarget::Lambda {
                 function,
-                invocation_type,
+                mode,
                 region,
                 endpoint,
             } => {
@@ -134,11 +244,7 @@ impl DeadLetter {
                     Some(Target::Lambda(l)) if &l.function == function => l.clone(),
                     _ => LambdaTarget::new(function.clone()),
                 };
-                target.mode = if invocation_type == InvocationMode::Event.as_str() {
-                    InvocationMode::Event
-                } else {
-                    InvocationMode::RequestResponse
-                };
+                target.mode = *mode;
                 if region.is_some() {
                     target.region = region.clone();
                 }
@@ -148,31 +254,95 @@ impl DeadLetter {
                 Target::Lambda(target)
             }
         };
-        let events = self.decode_events();
-        Request {
-            app_id: self.app_id.clone(),
-            app_key: self.app_key.clone(),
-            webhook: self.webhook,
+        Request::from_parts(
+            &self.app_id,
+            &self.app_key,
+            self.webhook,
             target,
-            time_ms: self.time_ms,
-            events,
-            headers: self.headers.clone(),
-            body: self.body.clone(),
+            self.time_ms,
+            self.events.clone(),
+            self.payload.clone(),
+            self.headers.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use soketi_handler_kit::wire::EventKind;
+    use soketi_handler_kit::wire::headers::user_agent;
+
+    use super::*;
+    use crate::config::Webhook;
+    use crate::deliver::{FailureKind, Outcome};
+
+    fn letter(is_async: bool) -> (App, Request, String) {
+        let app = App::new("1", "k", "s").webhook(
+            Webhook::lambda("f")
+                .region("eu-west-1")
+                .async_invocation(is_async)
+                .event_types([EventKind::CacheMiss, EventKind::ClientEvent]),
+        );
+        let events = vec![
+            Event::cache_miss("cache-a"),
+            crate::input::parse_event(
+                r#"{"name":"client_event","channel":"c","event":"client-x","data":{"s":"\ud800 é"}}"#,
+            )
+            .expect("event"),
+        ];
+        let request = Request::build(&app, 0, events, 7, &user_agent(1)).expect("request");
+        let failure = Failure::new(FailureKind::Timeout, "no answer", None, 3);
+        let report = DeliveryReport::new(request.clone(), Outcome::Failed(failure));
+        let line = DeadLetter::from_report(&report)
+            .expect("failed")
+            .to_json_line();
+        (app, request, line)
+    }
+
+    #[test]
+    fn a_line_gives_back_the_same_request_byte_for_byte() {
+        for is_async in [false, true] {
+            let (app, request, line) = letter(is_async);
+            assert!(!line.contains('\n'), "{line}");
+            assert!(
+                line.contains(r#""payload":{"time_ms":7,"#),
+                "stored as JSON: {line}"
+            );
+            let back = DeadLetter::from_json_line(&line).expect("reads");
+            assert_eq!(back.to_request(&[app]), request);
+            assert_eq!(back.to_request(&[]).body, request.body, "no app needed");
         }
     }
 
-    fn decode_events(&self) -> Vec<Event> {
-        let payload = match &self.target {
-            DeadLetterTarget::Http { .. } => Some(self.body.as_str()),
-            DeadLetterTarget::Lambda { .. } => {
-                soketi_handler_kit::wire::Envelope::parse(self.body.as_bytes())
-                    .ok()
-                    .map(|e| e.payload_json())
-            }
-        };
-        payload
-            .and_then(|p| ReceivedPayload::parse(p).ok())
-            .map(|p| p.events().filter_map(Result::ok).collect())
-            .unwrap_or_default()
+    #[test]
+    fn an_unknown_invocation_type_is_an_error_not_request_response() {
+        let (_, _, line) = letter(true);
+        assert!(line.contains(r#""invocation_type":"Event""#), "{line}");
+        let bad = line.replace(
+            r#""invocation_type":"Event""#,
+            r#""invocation_type":"event""#,
+        );
+        let error = DeadLetter::from_json_line(&bad).expect_err("unknown mode");
+        assert!(matches!(error, DeadLetterError::Json(_)), "{error:?}");
+        assert!(
+            error.to_string().contains("unknown variant `event`"),
+            "{error}"
+        );
+        let missing = line.replace(r#""invocation_type":"Event","#, "");
+        assert!(DeadLetter::from_json_line(&missing).is_err());
+    }
+
+    #[test]
+    fn a_malformed_payload_is_an_error_not_an_empty_request() {
+        let (_, _, line) = letter(false);
+        let bad = line.replace(
+            r#"{"name":"cache_miss","channel":"cache-a"}"#,
+            r#"{"name":"cache_miss"}"#,
+        );
+        assert_ne!(bad, line);
+        assert!(matches!(
+            DeadLetter::from_json_line(&bad),
+            Err(DeadLetterError::Event { index: 0, .. })
+        ));
     }
 }

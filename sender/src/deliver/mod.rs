@@ -13,17 +13,24 @@
 //! A retried request may reach the function twice (a timeout does not say whether the function
 //! ran): delivery is at least once, and handlers should be idempotent.
 //!
-//! Its parts, one file each: `policy` ([`RetryPolicy`], how hard to try), `report` (what became
-//! of each request: [`DeliveryReport`], [`Report`]), `transport` (Lambda `Invoke` and HTTP
-//! `POST`, each attempt classified) and `dead_letter` ([`DeadLetter`]: a failed delivery as one
-//! JSON line, and back).
+//! Inside (each item has one public path, this module):
+//! - `policy`: the [`RetryPolicy`];
+//! - `report`: [`DeliveryReport`], [`Report`], [`Failure`] and its [`FailureKind`];
+//! - `transport`: the retry loop, and the Lambda and HTTP transports (one file each);
+//! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line;
+//! - `sink`: dead-letter files — [`DeadLetterSink`] appends (or atomically replaces, for a
+//!   replay), [`read_dead_letters`] reads them back.
 
 mod dead_letter;
 mod policy;
 mod report;
+mod sink;
 mod transport;
 
-pub use dead_letter::{DeadLetter, DeadLetterTarget};
+pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterTarget};
 pub use policy::RetryPolicy;
 pub use report::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, Report};
+pub use sink::{
+    DeadLetterSink, LineError, ReadError, StoreError, parse_dead_letters, read_dead_letters,
+};
 pub(crate) use transport::Transport;

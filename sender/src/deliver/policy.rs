@@ -1,4 +1,4 @@
-//! How hard to try: attempts, timeouts, backoff.
+//! The retry policy: how many attempts, how long to wait between them, how long in all.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! What became of each request: delivered, or failed with why.
+//! What happened to each request: delivered or failed (and why), one send's reports.
 
 use std::fmt;
 

@@ -11,9 +11,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// The recorded soketi 1.6.1 requests.
+/// The recorded soketi 1.6.1 requests: the workspace's one loader, shared with the
+/// end-to-end tests.
+#[path = "../../../tests/src/vectors.rs"]
+pub mod vectors;
+
+/// The folder of the recorded soketi 1.6.1 requests.
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../handler-kit/tests/vectors/soketi-1.6.1")
+    vectors::dir()
 }
 
 /// One request as the server received it.

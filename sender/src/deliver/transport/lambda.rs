@@ -1,9 +1,13 @@
-//! The transports: Lambda `Invoke` (aws-sdk-lambda, clients cached per region, endpoint and
-//! credentials) and HTTP `POST` (reqwest), each attempt classified, retried per the policy.
+//! The Lambda transport (`lambda_function` webhooks): the Invoke API with soketi's envelope
+//! `{"payload": …, "headers": {…}}` as the request body.
+//!
+//! Clients are cached per region, endpoint and credentials. The AWS SDK's own retries are
+//! turned off, so that the [`RetryPolicy`] is the one in force, and its timeouts are set from
+//! the policy.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::Mutex;
 
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
@@ -12,15 +16,11 @@ use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::Deserialize;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
-use super::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, RetryPolicy};
-use crate::config::{HttpTarget, InvocationMode, LambdaTarget, StaticCredentials, Target};
+use super::{Attempt, snippet};
+use crate::config::{InvocationMode, LambdaTarget, StaticCredentials};
+use crate::deliver::{FailureKind, RetryPolicy};
 use crate::route::Request;
-
-/// The result of one attempt: delivered, or a failure of some kind.
-type Attempt = Result<(u16, String), (FailureKind, String, Option<u16>)>;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
@@ -29,157 +29,34 @@ struct ClientKey {
     credentials: Option<StaticCredentials>,
 }
 
-/// Sends requests; owns the cached clients.
-pub(crate) struct Transport {
-    lambda_clients: Mutex<HashMap<ClientKey, aws_sdk_lambda::Client>>,
-    http: reqwest::Client,
+/// Invokes functions; owns the cached clients.
+pub(crate) struct LambdaTransport {
+    clients: Mutex<HashMap<ClientKey, aws_sdk_lambda::Client>>,
     policy: RetryPolicy,
     endpoint_override: Option<String>,
-    limits: crate::route::Limits,
 }
 
-impl fmt::Debug for Transport {
+impl fmt::Debug for LambdaTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport")
-            .field("policy", &self.policy)
+        f.debug_struct("LambdaTransport")
             .field("endpoint_override", &self.endpoint_override)
-            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-impl Transport {
-    pub(crate) fn new(
-        policy: RetryPolicy,
-        endpoint_override: Option<String>,
-        limits: crate::route::Limits,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.attempt_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Transport {
-            lambda_clients: Mutex::new(HashMap::new()),
-            http,
+impl LambdaTransport {
+    pub(crate) fn new(policy: RetryPolicy, endpoint_override: Option<String>) -> Self {
+        LambdaTransport {
+            clients: Mutex::new(HashMap::new()),
             policy,
             endpoint_override,
-            limits,
-        })
-    }
-
-    /// Delivers one request under the retry policy.
-    pub(crate) async fn deliver(&self, request: Request) -> DeliveryReport {
-        let limit = self.limits.for_target(&request.target);
-        if request.body.len() > limit {
-            let failure = Failure {
-                kind: FailureKind::TooLarge,
-                message: format!(
-                    "the request is {} bytes, over the {limit}-byte limit for this target: one \
-                     event alone is too large to send",
-                    request.body.len()
-                ),
-                status: None,
-                attempts: 0,
-            };
-            return DeliveryReport::new(request, Outcome::Failed(failure));
-        }
-        let started = Instant::now();
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let remaining = self.policy.max_elapsed.saturating_sub(started.elapsed());
-            let budget = self
-                .policy
-                .attempt_timeout
-                .min(remaining)
-                .max(Duration::from_millis(1));
-            let result = match tokio::time::timeout(budget, self.attempt(&request)).await {
-                Ok(result) => result,
-                Err(_) => Err((
-                    FailureKind::Timeout,
-                    format!("no answer within {} ms", budget.as_millis()),
-                    None,
-                )),
-            };
-            let (kind, message, status) = match result {
-                Ok((status, response)) => {
-                    let delivered = Delivered {
-                        attempts,
-                        status,
-                        response,
-                    };
-                    return DeliveryReport::new(request, Outcome::Delivered(delivered));
-                }
-                Err(failure) => failure,
-            };
-            tracing::debug!(
-                target = %request.target.describe(), attempt = attempts, kind = %kind,
-                "webhook delivery attempt failed: {message}"
-            );
-            let wait = self.policy.backoff_before(attempts);
-            let out_of_time = started.elapsed() + wait >= self.policy.max_elapsed;
-            if !kind.is_retryable() || attempts >= self.policy.max_attempts || out_of_time {
-                let message = if kind.is_retryable() {
-                    format!(
-                        "{message} (gave up after {attempts} attempt(s) in {} ms)",
-                        started.elapsed().as_millis()
-                    )
-                } else {
-                    message
-                };
-                let failure = Failure {
-                    kind,
-                    message,
-                    status,
-                    attempts,
-                };
-                tracing::warn!(
-                    app = %request.app_id, webhook = request.webhook,
-                    target = %request.target.describe(), events = request.events.len(),
-                    "webhook delivery failed: {failure}"
-                );
-                return DeliveryReport::new(request, Outcome::Failed(failure));
-            }
-            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn attempt(&self, request: &Request) -> Attempt {
-        match &request.target {
-            Target::Http(http) => self.attempt_http(http, request).await,
-            Target::Lambda(lambda) => self.attempt_lambda(lambda, request).await,
-        }
-    }
-
-    async fn attempt_http(&self, target: &HttpTarget, request: &Request) -> Attempt {
-        let mut builder = self.http.post(&target.url).body(request.body.clone());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let response = builder.send().await.map_err(|e| classify_reqwest(&e))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        match status {
-            200..=299 => Ok((status, text)),
-            429 => Err((
-                FailureKind::Throttled,
-                format!("HTTP 429: {}", snippet(&text)),
-                Some(status),
-            )),
-            500..=599 => Err((
-                FailureKind::ServerError,
-                format!("HTTP {status}: {}", snippet(&text)),
-                Some(status),
-            )),
-            _ => Err((
-                FailureKind::Rejected,
-                format!("HTTP {status}: {}", snippet(&text)),
-                Some(status),
-            )),
-        }
-    }
-
+    /// The cached client for `target`, or a new one. The cache is not locked while a new
+    /// client loads its AWS configuration (which may read files or call a credential process):
+    /// deliveries to targets whose client is ready do not wait for it. Two deliveries that
+    /// need the same new client at once may both load it; the first one stored is kept.
     async fn client(&self, target: &LambdaTarget) -> Result<aws_sdk_lambda::Client, String> {
         let Some(region) = target.region.clone() else {
             return Err(format!(
@@ -195,10 +72,28 @@ impl Transport {
                 .or_else(|| target.endpoint.clone()),
             credentials: target.credentials.clone(),
         };
-        let mut clients = self.lambda_clients.lock().await;
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
+        if let Some(client) = self.cached(&key) {
+            return Ok(client);
         }
+        let client = self.load(&key).await;
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(clients.entry(key).or_insert(client).clone())
+    }
+
+    fn cached(&self, key: &ClientKey) -> Option<aws_sdk_lambda::Client> {
+        // The map only ever gains complete entries: a panic elsewhere while it was locked
+        // leaves it usable.
+        let clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clients.get(key).cloned()
+    }
+
+    async fn load(&self, key: &ClientKey) -> aws_sdk_lambda::Client {
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(key.region.clone()))
             .load()
@@ -224,12 +119,11 @@ impl Transport {
                 "soketi-webhook-client-options",
             ));
         }
-        let client = aws_sdk_lambda::Client::from_conf(config.build());
-        clients.insert(key, client.clone());
-        Ok(client)
+        aws_sdk_lambda::Client::from_conf(config.build())
     }
 
-    async fn attempt_lambda(&self, target: &LambdaTarget, request: &Request) -> Attempt {
+    /// One invocation of `target` with the request body.
+    pub(crate) async fn attempt(&self, target: &LambdaTarget, request: &Request) -> Attempt {
         let client = self
             .client(target)
             .await
@@ -264,36 +158,6 @@ impl Transport {
             Err(error) => Err(classify_sdk(&error)),
         }
     }
-}
-
-fn snippet(text: &str) -> String {
-    const MAX: usize = 500;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-fn classify_reqwest(error: &reqwest::Error) -> (FailureKind, String, Option<u16>) {
-    let kind = if error.is_timeout() {
-        FailureKind::Timeout
-    } else if error.is_builder() {
-        FailureKind::Config
-    } else {
-        FailureKind::Connection
-    };
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    (kind, message, None)
 }
 
 fn classify_sdk<E, R>(error: &SdkError<E, R>) -> (FailureKind, String, Option<u16>)

@@ -1,124 +1,45 @@
-//! soketi's app and webhook configuration, read exactly as soketi documents it.
+//! Reading soketi's apps file: where the apps are in it, and each app's fields.
 //!
-//! An app is `{"id", "key", "secret", "webhooks": [...]}` (soketi also accepts `webhooks` given
-//! as a JSON string). Each webhook has either a `url` or a `lambda_function`, the
-//! `event_types` it wants, an optional `filter` on the channel name, optional custom `headers`
-//! and, for Lambda, a `lambda` object (`async`, `region`, `client_options`). Unknown fields are
-//! ignored, as soketi ignores them.
-//!
-//! Validation errors name the webhook (its index in `webhooks`) and the field:
-//!
-//! ```
-//! use soketi_lambda_sender::config::{App, ConfigErrorKind};
-//! let err = App::from_json(r#"{"id":"1","key":"k","secret":"s","webhooks":[
-//!     {"url":"http://127.0.0.1:8080/hook","event_types":["channel_occupied"]},
-//!     {"lambda_function":"f","event_types":["channel_ocupied"],"lambda":{"region":"eu-west-1"}}
-//! ]}"#).unwrap_err();
-//! assert_eq!(err.kind(), ConfigErrorKind::UnknownEventType);
-//! assert_eq!(err.webhook(), Some(1));
-//! assert_eq!(err.field(), "webhooks[1].event_types[0]");
-//! ```
+//! One reader, one set of rules, for the sender's configuration ([`apps_from_json`]) and for
+//! what a receiver needs ([`app_secrets_from_json`], used by `soketi-lambda verify`). Errors
+//! name the field by its path in the document, e.g. `apps[2].webhooks[0].lambda.async`.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 use soketi_handler_kit::wire::headers::is_reserved;
-use soketi_handler_kit::wire::{Event, EventKind, Secret};
+use soketi_handler_kit::wire::{EventKind, Secret};
 
-/// One soketi app: its id, key, secret and webhooks.
-///
-/// `Debug` never shows the secret.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct App {
-    /// The app id (soketi's `id`).
-    pub id: String,
-    /// The app key, sent in `X-Pusher-Key`.
-    pub key: String,
-    /// The app secret, which signs every payload of this app.
-    pub secret: Secret,
-    /// The webhooks, in configuration order (their index is the one reports use).
-    pub webhooks: Vec<Webhook>,
-}
-
-impl App {
-    /// An app with no webhook; add them with [`App::webhook`].
-    ///
-    /// ```
-    /// use soketi_lambda_sender::config::{App, Webhook};
-    /// use soketi_handler_kit::wire::EventKind;
-    /// let app = App::new("1", "app1key", "app1secret")
-    ///     .webhook(Webhook::lambda("my-function").region("eu-west-1").event_types([EventKind::ChannelOccupied]));
-    /// assert_eq!(app.webhooks.len(), 1);
-    /// assert!(!format!("{app:?}").contains("app1secret"));
-    /// ```
-    pub fn new(id: impl Into<String>, key: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
-        App {
-            id: id.into(),
-            key: key.into(),
-            secret: Secret::new(secret),
-            webhooks: Vec::new(),
-        }
-    }
-
-    /// Adds a webhook.
-    pub fn webhook(mut self, webhook: Webhook) -> Self {
-        self.webhooks.push(webhook);
-        self
-    }
-
-    /// Reads one app from soketi's JSON.
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}"))
-        })?;
-        App::from_value(&value)
-    }
-
-    /// Reads one app from an already parsed JSON value.
-    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
-        parse_app(value, "")
-    }
-
-    /// Checks the webhooks: a target, at least one event type, no reserved custom header, and
-    /// for `url` webhooks custom headers that HTTP can carry. Apps built in code are checked by
-    /// the sender's builder; parsed apps are checked while parsing.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (index, webhook) in self.webhooks.iter().enumerate() {
-            webhook.validate(index, "")?;
-        }
-        Ok(())
-    }
-}
+use super::error::{ConfigError, ConfigErrorKind, invalid};
+use super::model::{
+    App, Filter, HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
+    Webhook,
+};
+use super::validate::reserved_header;
 
 /// Reads a list of apps: a JSON array of apps, a single app object, or soketi's array app
-/// manager configuration `{"appManager.array.apps": [...]}`.
+/// manager configuration `{"appManager.array.apps": [...]}` (or `{"apps": [...]}`).
 ///
 /// ```
 /// use soketi_lambda_sender::config::apps_from_json;
 /// let apps = apps_from_json(r#"[{"id":"1","key":"k1","secret":"s1"},{"id":"2","key":"k2","secret":"s2"}]"#)?;
 /// assert_eq!(apps.len(), 2);
 /// assert_eq!(apps[1].key, "k2");
+/// let err = apps_from_json(r#"{"apps":[{"id":"1","key":"k","secret":"s","webhooks":[
+///     {"lambda_function":"f","event_types":["cache_miss"],"lambda":{"async":"yes"}}]}]}"#).unwrap_err();
+/// assert_eq!(err.field(), "apps[0].webhooks[0].lambda.async");
 /// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
 /// ```
 pub fn apps_from_json(text: &str) -> Result<Vec<App>, ConfigError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}")))?;
-    let value = match &value {
-        Value::Object(map) if !map.contains_key("key") => map
-            .get("appManager.array.apps")
-            .or_else(|| map.get("apps"))
-            .unwrap_or(&value),
-        _ => &value,
-    };
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| parse_app(item, &format!("[{i}].")))
+    let value = parse_json(text)?;
+    match locate(&value)? {
+        Some(apps) => apps
+            .into_iter()
+            .map(|(prefix, app)| parse_app(app, &prefix))
             .collect(),
-        Value::Object(_) => Ok(vec![parse_app(value, "")?]),
-        _ => Err(ConfigError::new(
+        // Not recognisably apps: read it as one app, whose errors say what is missing.
+        None if value.is_object() => Ok(vec![parse_app(&value, "")?]),
+        None => Err(ConfigError::new(
             ConfigErrorKind::InvalidField,
             None,
             "",
@@ -127,516 +48,129 @@ pub fn apps_from_json(text: &str) -> Result<Vec<App>, ConfigError> {
     }
 }
 
-/// Where a webhook's events go.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Target {
-    /// An HTTP `url` webhook: the payload is POSTed as the body.
-    Http(HttpTarget),
-    /// A `lambda_function` webhook: the function is invoked with `{payload, headers}`.
-    Lambda(LambdaTarget),
-}
-
-impl Target {
-    /// A short description for reports and logs, e.g. `lambda:my-function` or the URL.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Http(http) => http.url.clone(),
-            Target::Lambda(lambda) => format!("lambda:{}", lambda.function),
-        }
-    }
-}
-
-/// An HTTP webhook target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpTarget {
-    /// The URL the payload is POSTed to.
-    pub url: String,
-}
-
-impl HttpTarget {
-    /// A target for `url`.
-    pub fn new(url: impl Into<String>) -> Self {
-        HttpTarget { url: url.into() }
-    }
-}
-
-/// How a Lambda function is invoked, from `lambda.async`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum InvocationMode {
-    /// `RequestResponse` (`lambda.async` false or absent): the call waits for the function;
-    /// a function error is a failed delivery.
-    #[default]
-    RequestResponse,
-    /// `Event` (`lambda.async: true`): Lambda queues the event and answers 202.
-    Event,
-}
-
-impl InvocationMode {
-    /// The `InvocationType` value: `RequestResponse` or `Event`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            InvocationMode::RequestResponse => "RequestResponse",
-            InvocationMode::Event => "Event",
-        }
-    }
-}
-
-impl fmt::Display for InvocationMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a Lambda webhook's region came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegionSource {
-    /// `lambda.client_options.region`.
-    ClientOptions,
-    /// `lambda.region`.
-    Lambda,
-    /// The webhook's own `region` (documented by soketi, ignored by soketi's code).
-    Webhook,
-    /// The AWS default region chain (`AWS_REGION`, profile, instance metadata), resolved when
-    /// the sender is built.
-    DefaultChain,
-    /// Set in code with [`Webhook::region`].
-    Code,
-}
-
-/// Explicit AWS credentials from `lambda.client_options.credentials`.
+/// An app's id, key and secret: what a receiver needs to verify its webhooks.
 ///
-/// `Debug` shows the access key id only.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct StaticCredentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
+/// `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppSecret {
+    /// The app id.
+    pub id: String,
+    /// The app key (`X-Pusher-Key`).
+    pub key: String,
+    secret: String,
 }
 
-impl StaticCredentials {
-    /// Credentials from their parts.
-    pub fn new(
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<String>,
-        session_token: Option<String>,
-    ) -> Self {
-        StaticCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token,
-        }
-    }
-
-    /// The access key id.
-    pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
-    }
-
-    pub(crate) fn secret_access_key(&self) -> &str {
-        &self.secret_access_key
-    }
-
-    pub(crate) fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref()
+impl AppSecret {
+    /// The app secret.
+    pub fn secret(&self) -> &str {
+        &self.secret
     }
 }
 
-impl fmt::Debug for StaticCredentials {
+impl fmt::Debug for AppSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+        f.debug_struct("AppSecret")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
             .finish()
     }
 }
 
-/// A Lambda webhook target.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct LambdaTarget {
-    /// The function name or ARN.
-    pub function: String,
-    /// `RequestResponse` or `Event`.
-    pub mode: InvocationMode,
-    /// The region; `None` until the sender resolves it from the AWS default chain.
-    pub region: Option<String>,
-    /// Where [`region`](LambdaTarget::region) came from.
-    pub region_source: Option<RegionSource>,
-    /// `lambda.client_options.endpoint`, e.g. a local emulator.
-    pub endpoint: Option<String>,
-    /// `lambda.client_options.credentials`; `None` means the AWS default credential chain.
-    pub credentials: Option<StaticCredentials>,
+/// The id, key and secret of each app of a soketi apps document (the forms
+/// [`apps_from_json`] reads, by the same rules and with the same errors; webhooks are not
+/// read). `Ok(None)` when the JSON is not an apps document at all (say, a map of app key to
+/// secret, which the kit's `Keyring::from_apps_json` reads).
+///
+/// ```
+/// use soketi_lambda_sender::config::app_secrets_from_json;
+/// let apps = app_secrets_from_json(r#"{"appManager.array.apps":[{"id":1,"key":"k","secret":"s"}]}"#)?
+///     .expect("apps");
+/// assert_eq!((apps[0].id.as_str(), apps[0].key.as_str(), apps[0].secret()), ("1", "k", "s"));
+/// assert!(!format!("{apps:?}").contains("\"s\""));
+/// assert!(app_secrets_from_json(r#"{"k":"s"}"#)?.is_none());
+/// let err = app_secrets_from_json(r#"[{"id":"1","key":"k"}]"#).unwrap_err();
+/// assert_eq!(err.field(), "[0].secret");
+/// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
+/// ```
+pub fn app_secrets_from_json(text: &str) -> Result<Option<Vec<AppSecret>>, ConfigError> {
+    let value = parse_json(text)?;
+    let Some(apps) = locate(&value)? else {
+        return Ok(None);
+    };
+    apps.into_iter()
+        .map(|(prefix, app)| {
+            let (id, key, secret) = app_identity(app_object(app, &prefix)?, &prefix)?;
+            Ok(AppSecret { id, key, secret })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
-impl LambdaTarget {
-    /// A `RequestResponse` target for `function`, with no region yet.
-    pub fn new(function: impl Into<String>) -> Self {
-        LambdaTarget {
-            function: function.into(),
-            mode: InvocationMode::RequestResponse,
-            region: None,
-            region_source: None,
-            endpoint: None,
-            credentials: None,
-        }
-    }
+fn parse_json(text: &str) -> Result<Value, ConfigError> {
+    serde_json::from_str(text)
+        .map_err(|e| ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}")))
 }
 
-/// The channel-name filter of a webhook. Empty strings mean no constraint; matching is
-/// case-sensitive, as in soketi.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Filter {
-    /// `channel_name_starts_with`.
-    pub starts_with: String,
-    /// `channel_name_ends_with`.
-    pub ends_with: String,
-}
+/// The keys under which soketi's configuration holds the list of apps.
+const APP_LISTS: [&str; 2] = ["appManager.array.apps", "apps"];
 
-impl Filter {
-    /// A filter on both ends of the channel name (empty = no constraint).
-    pub fn new(starts_with: impl Into<String>, ends_with: impl Into<String>) -> Self {
-        Filter {
-            starts_with: starts_with.into(),
-            ends_with: ends_with.into(),
-        }
-    }
-
-    /// Whether `channel` passes. An event without a channel passes only an empty filter.
-    ///
-    /// ```
-    /// use soketi_lambda_sender::config::Filter;
-    /// let f = Filter::new("presence-", "");
-    /// assert!(f.matches(Some("presence-room")));
-    /// assert!(!f.matches(Some("Presence-room")));
-    /// assert!(Filter::default().matches(None));
-    /// ```
-    pub fn matches(&self, channel: Option<&str>) -> bool {
-        if self.starts_with.is_empty() && self.ends_with.is_empty() {
-            return true;
-        }
-        match channel {
-            Some(c) => c.starts_with(&self.starts_with) && c.ends_with(&self.ends_with),
-            None => false,
-        }
-    }
-}
-
-/// One webhook of an app.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Webhook {
-    /// Where its events go.
-    pub target: Target,
-    /// The event types it wants (`event_types`).
-    pub event_types: Vec<EventKind>,
-    /// The channel filter (`filter`).
-    pub filter: Filter,
-    /// Custom headers (`headers`), in configuration order.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Webhook {
-    /// A Lambda webhook for `function` (`RequestResponse`, no region, no event type yet).
-    pub fn lambda(function: impl Into<String>) -> Self {
-        Webhook::with_target(Target::Lambda(LambdaTarget::new(function)))
-    }
-
-    /// An HTTP webhook POSTing to `url` (no event type yet).
-    pub fn http(url: impl Into<String>) -> Self {
-        Webhook::with_target(Target::Http(HttpTarget::new(url)))
-    }
-
-    /// A webhook for `target`.
-    pub fn with_target(target: Target) -> Self {
-        Webhook {
-            target,
-            event_types: Vec::new(),
-            filter: Filter::default(),
-            headers: Vec::new(),
-        }
-    }
-
-    /// Sets the event types.
-    pub fn event_types(mut self, kinds: impl IntoIterator<Item = EventKind>) -> Self {
-        self.event_types = kinds.into_iter().collect();
-        self
-    }
-
-    /// Sets the channel filter.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Adds a custom header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Lambda only: invoke asynchronously (`Event`) when `true`.
-    pub fn async_invocation(mut self, is_async: bool) -> Self {
-        if let Target::Lambda(lambda) = &mut self.target {
-            lambda.mode = if is_async {
-                InvocationMode::Event
-            } else {
-                InvocationMode::RequestResponse
-            };
-        }
-        self
-    }
-
-    /// Lambda only: the region.
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        if let Target::Lambda(lambda) = &mut self.target {
-            lambda.region = Some(region.into());
-            lambda.region_source = Some(RegionSource::Code);
-        }
-        self
-    }
-
-    /// Lambda only: the endpoint (a local emulator, for instance).
-    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        if let Target::Lambda(lambda) = &mut self.target {
-            lambda.endpoint = Some(endpoint.into());
-        }
-        self
-    }
-
-    /// Lambda only: explicit credentials instead of the AWS default chain.
-    pub fn credentials(mut self, credentials: StaticCredentials) -> Self {
-        if let Target::Lambda(lambda) = &mut self.target {
-            lambda.credentials = Some(credentials);
-        }
-        self
-    }
-
-    /// Whether this webhook wants `event`: its name is one of the `event_types` and its
-    /// channel passes the filter. Unknown events match no webhook.
-    pub fn matches(&self, event: &Event) -> bool {
-        match event.kind() {
-            Some(kind) => self.event_types.contains(&kind) && self.filter.matches(event.channel()),
-            None => false,
-        }
-    }
-
-    fn validate(&self, index: usize, prefix: &str) -> Result<(), ConfigError> {
-        let at = |field: &str| format!("{prefix}webhooks[{index}]{field}");
-        if self.event_types.is_empty() {
-            return Err(ConfigError::new(
-                ConfigErrorKind::NoEventTypes,
-                Some(index),
-                at(".event_types"),
-                "must list at least one event type".to_owned(),
-            ));
-        }
-        for (name, value) in &self.headers {
-            if is_reserved(name) {
-                return Err(reserved_header(index, at(".headers"), name));
-            }
-            if matches!(self.target, Target::Http(_)) {
-                check_http_header(name, value, index, at(&format!(".headers.{name}")))?;
-            }
-        }
-        match &self.target {
-            Target::Http(http) => check_url(&http.url, index, at(".url")),
-            Target::Lambda(lambda) if lambda.function.is_empty() => Err(ConfigError::new(
-                ConfigErrorKind::InvalidField,
-                Some(index),
-                at(".lambda_function"),
-                "must not be empty".to_owned(),
-            )),
-            Target::Lambda(lambda) => match &lambda.endpoint {
-                Some(endpoint) => check_url(endpoint, index, at(".lambda.client_options.endpoint")),
-                None => Ok(()),
-            },
-        }
-    }
-}
-
-fn reserved_header(index: usize, field: String, name: &str) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::ReservedHeader,
-        Some(index),
-        field,
-        format!(
-            "custom header `{name}` is not allowed: X-Pusher-Key and X-Pusher-Signature are \
-             always set by the sender (key and signature of the payload)"
-        ),
-    )
-}
-
-/// A `url` webhook sends its custom headers as real HTTP headers: a name or value HTTP cannot
-/// carry would make every delivery fail, so it is refused with the configuration. (A Lambda
-/// webhook carries them as JSON strings in the envelope, where any string goes, as in soketi.)
-fn check_http_header(
-    name: &str,
-    value: &str,
-    index: usize,
-    field: String,
-) -> Result<(), ConfigError> {
-    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(invalid(
-            Some(index),
-            field,
-            format!(
-                "`{name}` is not a valid HTTP header name: use letters, digits and `-` \
-                 (no spaces, colons or other separators)"
-            ),
-        ));
-    }
-    if reqwest::header::HeaderValue::from_str(value).is_err() {
-        return Err(invalid(
-            Some(index),
-            field,
-            "is not a valid HTTP header value: it must not contain line breaks or other \
-             control characters",
-        ));
-    }
-    Ok(())
-}
-
-fn check_url(url: &str, index: usize, field: String) -> Result<(), ConfigError> {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
-        Ok(_) => Err(ConfigError::new(
-            ConfigErrorKind::InvalidField,
-            Some(index),
-            field,
-            format!("`{url}` must be an http:// or https:// URL"),
-        )),
-        Err(e) => Err(ConfigError::new(
-            ConfigErrorKind::InvalidField,
-            Some(index),
-            field,
-            format!("`{url}` is not a URL: {e}"),
-        )),
-    }
-}
-
-/// What is wrong with a configuration; see [`ConfigErrorKind::as_str`] for stable names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConfigErrorKind {
-    /// The text is not JSON.
-    Json,
-    /// A required field (`id`, `key`, `secret`, `event_types`) is missing.
-    MissingField,
-    /// A field has the wrong type or an unusable value.
-    InvalidField,
-    /// A webhook has neither `url` nor `lambda_function`.
-    NoTarget,
-    /// A webhook has both `url` and `lambda_function`.
-    BothTargets,
-    /// `event_types` is empty.
-    NoEventTypes,
-    /// `event_types` names an event soketi does not send.
-    UnknownEventType,
-    /// A custom header named `X-Pusher-Key` or `X-Pusher-Signature` (any case).
-    ReservedHeader,
-    /// A Lambda webhook has no region anywhere, and the AWS default chain has none either.
-    NoRegion,
-}
-
-impl ConfigErrorKind {
-    /// The stable name: `Json`, `MissingField`, `InvalidField`, `NoTarget`, `BothTargets`,
-    /// `NoEventTypes`, `UnknownEventType`, `ReservedHeader`, `NoRegion`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ConfigErrorKind::Json => "Json",
-            ConfigErrorKind::MissingField => "MissingField",
-            ConfigErrorKind::InvalidField => "InvalidField",
-            ConfigErrorKind::NoTarget => "NoTarget",
-            ConfigErrorKind::BothTargets => "BothTargets",
-            ConfigErrorKind::NoEventTypes => "NoEventTypes",
-            ConfigErrorKind::UnknownEventType => "UnknownEventType",
-            ConfigErrorKind::ReservedHeader => "ReservedHeader",
-            ConfigErrorKind::NoRegion => "NoRegion",
-        }
-    }
-}
-
-impl fmt::Display for ConfigErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A configuration error naming the webhook (index) and the field at fault.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
-pub struct ConfigError {
-    kind: ConfigErrorKind,
-    webhook: Option<usize>,
-    field: String,
-    message: String,
-}
-
-impl ConfigError {
-    /// An error of `kind` about `field` (a path such as `webhooks[1].lambda.region`).
-    pub fn new(
-        kind: ConfigErrorKind,
-        webhook: Option<usize>,
-        field: impl Into<String>,
-        message: String,
-    ) -> Self {
-        ConfigError {
-            kind,
-            webhook,
-            field: field.into(),
-            message,
-        }
-    }
-
-    /// What is wrong.
-    pub fn kind(&self) -> ConfigErrorKind {
-        self.kind
-    }
-
-    /// The index of the webhook at fault, if the error is about one.
-    pub fn webhook(&self) -> Option<usize> {
-        self.webhook
-    }
-
-    /// The path of the field at fault, e.g. `webhooks[0].lambda.client_options.region`.
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------------------------
-
-fn invalid(webhook: Option<usize>, field: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::InvalidField,
-        webhook,
-        field,
-        message.into(),
-    )
-}
-
-fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
+/// Where the apps of a document are, each with the path prefix of its fields: an array of
+/// apps (`[2].`), a list under one of [`APP_LISTS`] (`apps[2].`), or one app object, known by
+/// its `key` (no prefix). `None` when the document is none of these.
+fn locate(value: &Value) -> Result<Option<Vec<(String, &Value)>>, ConfigError> {
     let Value::Object(map) = value else {
-        return Err(invalid(
+        return Ok(match value {
+            Value::Array(items) => Some(listed(items, "")),
+            _ => None,
+        });
+    };
+    if map.contains_key("key") {
+        return Ok(Some(vec![(String::new(), value)]));
+    }
+    for name in APP_LISTS {
+        match map.get(name) {
+            None => {}
+            Some(Value::Array(items)) => return Ok(Some(listed(items, name))),
+            Some(_) => {
+                return Err(invalid(None, name.to_owned(), "must be an array of apps"));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The items of the list `name`, each with its path prefix `name[i].`.
+fn listed<'v>(items: &'v [Value], name: &str) -> Vec<(String, &'v Value)> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (format!("{name}[{i}]."), item))
+        .collect()
+}
+
+/// An app, which must be a JSON object.
+fn app_object<'v>(value: &'v Value, prefix: &str) -> Result<&'v Map<String, Value>, ConfigError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid(
             None,
             prefix.trim_end_matches('.').to_owned(),
             "an app must be a JSON object",
-        ));
-    };
+        )),
+    }
+}
+
+/// An app's `id`, `key` and `secret`, required and non-empty (a numeric `id` is accepted, as
+/// soketi's app managers do).
+fn app_identity(
+    map: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(String, String, String), ConfigError> {
     let required = |name: &str| -> Result<String, ConfigError> {
         match map.get(name) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            // soketi's app managers accept numeric ids.
             Some(Value::Number(n)) if name == "id" => Ok(n.to_string()),
             Some(Value::String(_)) => Err(invalid(
                 None,
@@ -652,9 +186,13 @@ fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
             )),
         }
     };
-    let id = required("id")?;
-    let key = required("key")?;
-    let secret = required("secret")?;
+    Ok((required("id")?, required("key")?, required("secret")?))
+}
+
+/// One app: its identity (see [`app_identity`]) and its webhooks, every one checked.
+pub(super) fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
+    let map = app_object(value, prefix)?;
+    let (id, key, secret) = app_identity(map, prefix)?;
     let webhooks_field = format!("{prefix}webhooks");
     let parsed_string;
     let webhooks = match map.get("webhooks") {
@@ -901,6 +439,8 @@ fn parse_lambda(
 
 #[cfg(test)]
 mod tests {
+    use soketi_handler_kit::wire::Event;
+
     use super::*;
 
     fn app_with(webhooks: &str) -> Result<App, ConfigError> {
@@ -1159,5 +699,53 @@ mod tests {
         assert!(w.matches(&Event::member_added("presence-a", "u")));
         assert!(!w.matches(&Event::member_added("private-a", "u")));
         assert!(!w.matches(&Event::channel_vacated("presence-a")));
+    }
+
+    #[test]
+    fn both_readers_find_the_apps_by_the_same_rules_and_name_the_same_paths() {
+        let ok = r#"{"id":"1","key":"k1","secret":"s1"}"#;
+        let bad_hook = r#"{"id":"3","key":"k3","secret":"s3","webhooks":[{"lambda_function":"f","event_types":["cache_miss"],"lambda":{"async":1}}]}"#;
+        for (list, prefix) in [
+            ("[{apps}]".to_owned(), "[2]"),
+            (r#"{"apps":[{apps}]}"#.to_owned(), "apps[2]"),
+            (
+                r#"{"appManager.array.apps":[{apps}]}"#.to_owned(),
+                "appManager.array.apps[2]",
+            ),
+        ] {
+            let with = |third: &str| list.replace("{apps}", &format!("{ok},{ok},{third}"));
+            let e = apps_from_json(&with(bad_hook)).expect_err("bad webhook");
+            assert_eq!(e.field(), format!("{prefix}.webhooks[0].lambda.async"));
+            // A receiver does not read webhooks; the same app without its secret fails both.
+            assert_eq!(
+                app_secrets_from_json(&with(bad_hook))
+                    .expect("ok")
+                    .map(|a| a.len()),
+                Some(3)
+            );
+            let no_secret = r#"{"id":"3","key":"k3"}"#;
+            for e in [
+                apps_from_json(&with(no_secret)).expect_err("no secret"),
+                app_secrets_from_json(&with(no_secret)).expect_err("no secret"),
+            ] {
+                assert_eq!(
+                    (e.kind(), e.field()),
+                    (
+                        ConfigErrorKind::MissingField,
+                        format!("{prefix}.secret").as_str()
+                    )
+                );
+            }
+        }
+        let e = apps_from_json(r#"{"apps":{"id":"1"}}"#).expect_err("not a list");
+        assert_eq!(
+            (e.kind(), e.field()),
+            (ConfigErrorKind::InvalidField, "apps")
+        );
+        assert!(
+            app_secrets_from_json(r#"{"app1key":"secret"}"#)
+                .expect("json")
+                .is_none()
+        );
     }
 }

@@ -1,0 +1,73 @@
+//! Reading the command's inputs (files, standard input, events) and printing its outputs.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use soketi_handler_kit::wire::Event;
+use soketi_lambda_sender::input::{parse_event, parse_event_lines};
+
+use crate::error::CliError;
+
+/// The bytes of `path`, or of standard input for `-`. A file that cannot be read is a usage
+/// error (the argument is wrong); standard input that cannot be read is a failure.
+pub fn read_path(path: &Path) -> Result<Vec<u8>, CliError> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::failed(format!("cannot read standard input: {e}")))?;
+        return Ok(buf);
+    }
+    fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The text of `path` (see [`read_path`]), which must be UTF-8.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    String::from_utf8(read_path(path)?)
+        .map_err(|_| CliError::usage(format!("{} is not UTF-8", path.display())))
+}
+
+/// Events from the command line: JSON objects, files of JSON lines, `-` for standard input.
+pub fn read_events(args: &[String]) -> Result<Vec<Event>, CliError> {
+    let mut events = Vec::new();
+    for arg in args {
+        if arg.trim_start().starts_with('{') {
+            events.push(
+                parse_event(arg).map_err(|e| CliError::usage(format!("event `{arg}`: {e}")))?,
+            );
+        } else {
+            let text = read_text(Path::new(arg))?;
+            let name = if arg == "-" { "standard input" } else { arg };
+            events.extend(
+                parse_event_lines(&text).map_err(|e| CliError::usage(format!("{name}: {e}")))?,
+            );
+        }
+    }
+    Ok(events)
+}
+
+/// Writes `text` and a newline to standard output; `false` (said on stderr) when it cannot be
+/// written, e.g. a pipe closed by `| head`, where `println!` would panic.
+pub fn print_line(text: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("soketi-lambda: cannot write to standard output: {e}");
+            false
+        }
+    }
+}
+
+/// Prints a report as JSON. A report that cannot be written is said on stderr; the exit code
+/// stays that of the outcome (`send` keeps its dead letters, `verify` its verdict).
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            print_line(&text);
+        }
+        Err(e) => eprintln!("soketi-lambda: cannot print the report: {e}"),
+    }
+}

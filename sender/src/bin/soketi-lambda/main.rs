@@ -1,0 +1,61 @@
+//! `soketi-lambda`: sign, send and verify soketi webhooks from the command line.
+//!
+//! One file per subcommand ([`sign`], [`send`], [`verify`]), each with its arguments and its
+//! `run`; [`io`] reads inputs and prints outputs; [`error`] maps failures to exit codes. A new
+//! subcommand is a new file with an `Args` struct and a `run`, and a variant of [`Command`].
+
+mod error;
+mod io;
+mod send;
+mod sign;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The exit codes, as `--help` shows them.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (verify: the webhook is valid)
+  1  send: a delivery failed or its dead letters could not be written; verify: the webhook
+     was rejected; any command: standard input or output failed, the runtime could not start
+  2  usage or configuration error: bad arguments, events, app or dead-letter file";
+
+#[derive(Parser)]
+#[command(
+    name = "soketi-lambda",
+    version,
+    about = "Sign, send and verify soketi webhooks ({payload, headers} Lambda invocations and HTTP posts), byte for byte as soketi sends them.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the Lambda invocation body soketi would send for EVENTS (for
+    /// `cargo lambda invoke --data-file`).
+    #[command(after_help = EXIT_CODES)]
+    Sign(sign::SignArgs),
+    /// Deliver EVENTS to every matching webhook of an app and print the report; exit 1 if any
+    /// delivery failed.
+    #[command(after_help = EXIT_CODES)]
+    Send(send::SendArgs),
+    /// Check a recorded Lambda body (or, with --http, an HTTP body) and print what it holds;
+    /// exit 0 when valid, 1 when rejected.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sign(args) => sign::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Verify(args) => verify::run(args),
+    };
+    result.unwrap_or_else(error::CliError::report)
+}

@@ -1,0 +1,253 @@
+//! `soketi-lambda send`: deliver events to an app's webhooks (or replay dead letters) and
+//! print the report.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+use soketi_handler_kit::wire::Event;
+use soketi_lambda_sender::config::{Target, apps_from_json};
+use soketi_lambda_sender::deliver::{
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Report, RetryPolicy, parse_dead_letters,
+};
+use soketi_lambda_sender::{BuildError, Sender};
+
+use crate::error::CliError;
+use crate::io::{print_json, read_events, read_text};
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// soketi app configuration (one app, or an array of apps) with its webhooks.
+    #[arg(long, value_name = "FILE", required_unless_present = "replay")]
+    app: Option<PathBuf>,
+    /// Which app of the file (id or key), when it holds several.
+    #[arg(long)]
+    app_id: Option<String>,
+    /// Send every Lambda invocation to this endpoint (a local emulator). AWS_ENDPOINT_URL is
+    /// honoured too, as by the AWS SDK, below a webhook's client_options.endpoint.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Append every failed delivery to this JSON lines file.
+    #[arg(long, value_name = "FILE")]
+    dead_letter: Option<PathBuf>,
+    /// Send again the failed deliveries of a dead-letter file (byte for byte), instead of
+    /// EVENTS. With --app, its webhooks' credentials are used.
+    #[arg(long, value_name = "FILE", conflicts_with = "events")]
+    replay: Option<PathBuf>,
+    /// The payload's time_ms (default: now).
+    #[arg(long)]
+    time_ms: Option<u64>,
+    /// The process id named in the User-Agent (default: this process's).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Attempts per request, the first included.
+    #[arg(long, default_value_t = 5)]
+    max_attempts: u32,
+    /// Timeout of one attempt, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// Total time bound of one delivery, retries included, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    max_elapsed_ms: u64,
+    /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
+    #[arg(value_name = "EVENTS", required_unless_present = "replay")]
+    events: Vec<String>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn build_error(error: BuildError) -> CliError {
+    match error {
+        BuildError::Config(_) | BuildError::DuplicateApp(_) => CliError::usage(error.to_string()),
+        _ => CliError::failed(error.to_string()),
+    }
+}
+
+pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
+    init_logs();
+    let apps = match &args.app {
+        Some(path) => apps_from_json(&read_text(path)?)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
+        None => Vec::new(),
+    };
+    let app_id = match (&args.app_id, apps.as_slice()) {
+        (Some(id), _) => Some(id.clone()),
+        (None, [only]) => Some(only.id.clone()),
+        (None, _) if args.replay.is_some() => None,
+        (None, []) => {
+            let path = args.app.as_deref().unwrap_or(Path::new("--app"));
+            return Err(CliError::usage(format!(
+                "{} holds no app: give one app object or an array of apps",
+                path.display()
+            )));
+        }
+        (None, _) => {
+            return Err(CliError::usage(
+                "the app file holds several apps: say which with --app-id",
+            ));
+        }
+    };
+    let policy = RetryPolicy::default()
+        .max_attempts(args.max_attempts)
+        .attempt_timeout(Duration::from_millis(args.timeout_ms.max(1)))
+        .max_elapsed(Duration::from_millis(args.max_elapsed_ms.max(1)));
+    let mut builder = Sender::builder().apps(apps).retry_policy(policy);
+    if let Some(endpoint) = &args.endpoint_url {
+        builder = builder.endpoint_override(endpoint);
+    }
+    if let Some(pid) = args.pid {
+        builder = builder.process_id(pid);
+    }
+    let replay = match &args.replay {
+        Some(path) => Some(
+            parse_dead_letters(&read_text(path)?)
+                .map_err(|e| CliError::usage(format!("{} {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let events = match replay {
+        Some(_) => Vec::new(),
+        None => read_events(&args.events)?,
+    };
+    // Opened before anything is sent: a dead-letter file that cannot be written is a usage
+    // error found up front, not after deliveries have failed with nowhere to record them.
+    let sink = match &args.dead_letter {
+        Some(path) => Some(
+            DeadLetterSink::for_replay(path, args.replay.as_deref())
+                .map_err(|e| CliError::usage(format!("cannot open {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let sender = builder.build().await.map_err(build_error)?;
+        match replay {
+            Some(letters) => {
+                let requests = letters
+                    .iter()
+                    .map(|letter| letter.to_request(sender.apps()))
+                    .collect();
+                Ok::<Report, CliError>(Report::new(sender.deliver_all(requests).await, Vec::new()))
+            }
+            None => {
+                let app = app_id.unwrap_or_default();
+                let time_ms = args.time_ms.unwrap_or_else(|| sender.now_ms());
+                sender
+                    .send_at(&app, time_ms, events)
+                    .await
+                    .map_err(|e| CliError::usage(e.to_string()))
+            }
+        }
+    })?;
+    let stored = match sink {
+        Some(sink) => sink.store(&report).map(drop),
+        None => Ok(()),
+    };
+    print_json(&SendReport::new(&report));
+    if let Err(error) = stored {
+        // The failed requests go to stderr then: nothing is lost without a record.
+        for line in &error.lines {
+            eprintln!("{line}");
+        }
+        eprintln!(
+            "soketi-lambda: {error}; the {} failed request(s) are printed above, one JSON line \
+             each, instead",
+            error.lines.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The report printed on standard output.
+#[derive(Serialize)]
+struct SendReport<'a> {
+    ok: bool,
+    delivered: usize,
+    failed: usize,
+    unrouted: usize,
+    deliveries: Vec<DeliveryLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct DeliveryLine<'a> {
+    app_id: &'a str,
+    webhook: usize,
+    target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invocation_type: Option<&'static str>,
+    time_ms: u64,
+    events: Vec<&'a str>,
+    status: &'static str,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'a Failure>,
+}
+
+impl<'a> SendReport<'a> {
+    fn new(report: &'a Report) -> Self {
+        let deliveries: Vec<DeliveryLine<'a>> =
+            report.deliveries.iter().map(DeliveryLine::new).collect();
+        let delivered = report
+            .deliveries
+            .iter()
+            .filter(|d| d.is_delivered())
+            .count();
+        SendReport {
+            ok: report.is_success(),
+            delivered,
+            failed: report.deliveries.len() - delivered,
+            unrouted: report.unrouted.len(),
+            deliveries,
+        }
+    }
+}
+
+impl<'a> DeliveryLine<'a> {
+    fn new(d: &'a DeliveryReport) -> Self {
+        let r = &d.request;
+        let (status, http_status, failure) = match &d.outcome {
+            Outcome::Delivered(ok) => ("delivered", Some(ok.status), None),
+            Outcome::Failed(f) => ("failed", f.status, Some(f)),
+            _ => ("unknown", None, None),
+        };
+        DeliveryLine {
+            app_id: &r.app_id,
+            webhook: r.webhook,
+            target: r.target.describe(),
+            invocation_type: match &r.target {
+                Target::Lambda(l) => Some(l.mode.as_str()),
+                _ => None,
+            },
+            time_ms: r.time_ms,
+            events: r.events.iter().map(Event::name).collect(),
+            status,
+            attempts: d.attempts(),
+            http_status,
+            failure,
+        }
+    }
+}

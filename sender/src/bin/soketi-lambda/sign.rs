@@ -1,0 +1,105 @@
+//! `soketi-lambda sign`: the Lambda invocation body soketi would send for some events.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use soketi_handler_kit::wire::headers::{is_reserved, user_agent};
+use soketi_handler_kit::wire::{Payload, Secret, now_ms};
+
+use crate::error::CliError;
+use crate::io::{print_line, read_events};
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The app key (X-Pusher-Key).
+    #[arg(long)]
+    key: String,
+    /// The app secret. Prefer the environment variable: it stays out of the shell history and
+    /// of `ps`.
+    #[arg(long, env = "SOKETI_SECRET", hide_env_values = true)]
+    secret: String,
+    /// The payload's time_ms (default: now).
+    #[arg(long)]
+    time_ms: Option<u64>,
+    /// The process id named in the User-Agent (default: this process's).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// A custom header (repeatable). The value is everything after the first colon, kept
+    /// verbatim as soketi sends a configured header: `X-Env:prod` gives `prod`, `X-Env: prod`
+    /// gives ` prod`.
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    headers: Vec<String>,
+    /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
+    #[arg(required = true, value_name = "EVENTS")]
+    events: Vec<String>,
+}
+
+/// A `--header` argument as (name, value): the name without surrounding spaces, the value
+/// verbatim.
+fn custom_header(header: &str) -> Result<(String, String), CliError> {
+    let Some((name, value)) = header.split_once(':') else {
+        return Err(CliError::usage(format!(
+            "--header `{header}` must be NAME:VALUE"
+        )));
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CliError::usage(format!(
+            "--header `{header}` has no name: write NAME:VALUE"
+        )));
+    }
+    if is_reserved(name) {
+        return Err(CliError::usage(format!(
+            "--header `{name}` is not allowed: X-Pusher-Key and X-Pusher-Signature are set by \
+             the signer"
+        )));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+pub fn run(args: SignArgs) -> Result<ExitCode, CliError> {
+    let events = read_events(&args.events)?;
+    if events.is_empty() {
+        return Err(CliError::usage("no events to sign"));
+    }
+    let custom = args
+        .headers
+        .iter()
+        .map(|h| custom_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signed = Payload::new(args.time_ms.unwrap_or_else(now_ms), events)
+        .sign(&args.key, &Secret::new(&args.secret));
+    let ua = user_agent(args.pid.unwrap_or_else(std::process::id));
+    Ok(if print_line(&signed.lambda_body(&ua, &custom)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_kept_verbatim_and_names_are_checked() {
+        assert_eq!(
+            custom_header("X-Env: a b  ").ok(),
+            Some(("X-Env".to_owned(), " a b  ".to_owned()))
+        );
+        assert_eq!(
+            custom_header(" X-Url :http://h:1/").ok(),
+            Some(("X-Url".to_owned(), "http://h:1/".to_owned()))
+        );
+        assert_eq!(
+            custom_header("X-Empty:").ok(),
+            Some(("X-Empty".to_owned(), String::new()))
+        );
+        for bad in ["no-colon", " :v", "x-pusher-key:k"] {
+            assert!(
+                matches!(custom_header(bad), Err(CliError::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
+}

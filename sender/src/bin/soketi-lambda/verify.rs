@@ -1,0 +1,138 @@
+//! `soketi-lambda verify`: check a recorded webhook as a receiver would, and print what it
+//! holds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use soketi_handler_kit::{Keyring, Rejection, Verifier};
+use soketi_lambda_sender::config::app_secrets_from_json;
+
+use crate::error::CliError;
+use crate::io::{print_json, read_path, read_text};
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The app secret. Prefer the environment variable: it stays out of the shell history and
+    /// of `ps`. --apps, when given, is used instead.
+    #[arg(
+        long,
+        env = "SOKETI_SECRET",
+        hide_env_values = true,
+        required_unless_present = "apps"
+    )]
+    secret: Option<String>,
+    /// soketi app configuration (apps with key and secret), or a JSON map of key to secret.
+    #[arg(long, value_name = "FILE")]
+    apps: Option<PathBuf>,
+    /// The app key: the one the webhook must name (Lambda), or the X-Pusher-Key value (--http).
+    #[arg(long)]
+    key: Option<String>,
+    /// FILE is an HTTP webhook body, signed by --signature.
+    #[arg(long, requires = "signature")]
+    http: bool,
+    /// The X-Pusher-Signature of the HTTP body.
+    #[arg(long, requires = "http")]
+    signature: Option<String>,
+    /// The recorded body, or `-` for standard input.
+    file: PathBuf,
+}
+
+fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
+    let Some(path) = &args.apps else {
+        let Some(secret) = &args.secret else {
+            return Err(CliError::usage(
+                "give --secret (or SOKETI_SECRET) or --apps",
+            ));
+        };
+        return Ok(match &args.key {
+            Some(key) => Keyring::new().app(key.clone(), secret),
+            None => Keyring::single_secret(secret).into(),
+        });
+    };
+    let text = read_text(path)?;
+    let wanted = |key: &str| args.key.as_deref().is_none_or(|k| k == key);
+    // soketi's apps (read as the sender reads them) first; else a plain
+    // {"key": "secret" | ["secret", ...]} map, as the kit reads it.
+    let ring = match app_secrets_from_json(&text)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
+    {
+        Some(apps) => apps
+            .iter()
+            .filter(|app| wanted(&app.key))
+            .fold(Keyring::new(), |ring, app| {
+                ring.app(app.key.clone(), app.secret())
+            }),
+        None => {
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::usage(format!("{}: not JSON: {e}", path.display())))?;
+            let serde_json::Value::Object(mut map) = value else {
+                return Err(CliError::usage(format!(
+                    "{}: expected soketi apps or a JSON map of app key to secret",
+                    path.display()
+                )));
+            };
+            map.retain(|key, _| wanted(key));
+            Keyring::from_apps_json(&serde_json::Value::Object(map).to_string())
+                .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
+        }
+    };
+    if ring.app_keys().next().is_none() {
+        return Err(CliError::usage(match &args.key {
+            Some(key) => format!("--key `{key}` is not in {}", path.display()),
+            None => format!("{} holds no app", path.display()),
+        }));
+    }
+    Ok(ring)
+}
+
+#[derive(Serialize)]
+struct VerifyReport<'a> {
+    valid: bool,
+    app_key: Option<&'a str>,
+    time_ms: u64,
+    events: &'a [&'a RawValue],
+}
+
+#[derive(Serialize)]
+struct RejectReport<'a> {
+    valid: bool,
+    reason: &'a str,
+    message: String,
+}
+
+pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let verifier = Verifier::new(keyring(&args)?);
+    let body = read_path(&args.file)?;
+    let result = if args.http {
+        verifier.verify_parts(&body, args.key.as_deref(), args.signature.as_deref())
+    } else {
+        verifier.verify_lambda_body(&body)
+    };
+    match result {
+        Ok(verified) => {
+            print_json(&VerifyReport {
+                valid: true,
+                app_key: verified.app_key(),
+                time_ms: verified.payload().time_ms(),
+                events: &verified.payload().raw_events(),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rejection) => {
+            report_rejection(&rejection);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn report_rejection(rejection: &Rejection) {
+    eprintln!("rejected ({}): {rejection}", rejection.kind());
+    print_json(&RejectReport {
+        valid: false,
+        reason: rejection.kind().as_str(),
+        message: rejection.to_string(),
+    });
+}

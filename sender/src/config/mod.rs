@@ -1,0 +1,40 @@
+//! soketi's app and webhook configuration, read exactly as soketi documents it.
+//!
+//! An app is `{"id", "key", "secret", "webhooks": [...]}` (soketi also accepts `webhooks` given
+//! as a JSON string). Each webhook has either a `url` or a `lambda_function`, the
+//! `event_types` it wants, an optional `filter` on the channel name, optional custom `headers`
+//! and, for Lambda, a `lambda` object (`async`, `region`, `client_options`). Unknown fields are
+//! ignored, as soketi ignores them.
+//!
+//! Validation errors name the webhook (its index in `webhooks`) and the field:
+//!
+//! ```
+//! use soketi_lambda_sender::config::{App, ConfigErrorKind};
+//! let err = App::from_json(r#"{"id":"1","key":"k","secret":"s","webhooks":[
+//!     {"url":"http://127.0.0.1:8080/hook","event_types":["channel_occupied"]},
+//!     {"lambda_function":"f","event_types":["channel_ocupied"],"lambda":{"region":"eu-west-1"}}
+//! ]}"#).unwrap_err();
+//! assert_eq!(err.kind(), ConfigErrorKind::UnknownEventType);
+//! assert_eq!(err.webhook(), Some(1));
+//! assert_eq!(err.field(), "webhooks[1].event_types[0]");
+//! ```
+
+//!
+//! Inside (each item has one public path, this module):
+//! - `model`: [`App`], [`Webhook`], [`Target`] and the values they hold;
+//! - `apps_file`: reading soketi's apps file ([`apps_from_json`], [`App::from_json`],
+//!   [`app_secrets_from_json`]);
+//! - `validate`: the checks every webhook passes, parsed or built in code;
+//! - `error`: [`ConfigError`] and its [`ConfigErrorKind`].
+
+mod apps_file;
+mod error;
+mod model;
+mod validate;
+
+pub use apps_file::{AppSecret, app_secrets_from_json, apps_from_json};
+pub use error::{ConfigError, ConfigErrorKind};
+pub use model::{
+    App, Filter, HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
+    Webhook,
+};

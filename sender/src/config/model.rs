@@ -1,0 +1,381 @@
+//! The configuration's values: apps, webhooks, targets, filters; built in code or read by
+//! [`apps_file`](super::apps_file).
+
+use std::fmt;
+
+use serde_json::Value;
+use soketi_handler_kit::wire::{Event, EventKind, Secret};
+
+use super::apps_file::parse_app;
+use super::error::{ConfigError, ConfigErrorKind};
+
+/// One soketi app: its id, key, secret and webhooks.
+///
+/// `Debug` never shows the secret.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct App {
+    /// The app id (soketi's `id`).
+    pub id: String,
+    /// The app key, sent in `X-Pusher-Key`.
+    pub key: String,
+    /// The app secret, which signs every payload of this app.
+    pub secret: Secret,
+    /// The webhooks, in configuration order (their index is the one reports use).
+    pub webhooks: Vec<Webhook>,
+}
+
+impl App {
+    /// An app with no webhook; add them with [`App::webhook`].
+    ///
+    /// ```
+    /// use soketi_lambda_sender::config::{App, Webhook};
+    /// use soketi_handler_kit::wire::EventKind;
+    /// let app = App::new("1", "app1key", "app1secret")
+    ///     .webhook(Webhook::lambda("my-function").region("eu-west-1").event_types([EventKind::ChannelOccupied]));
+    /// assert_eq!(app.webhooks.len(), 1);
+    /// assert!(!format!("{app:?}").contains("app1secret"));
+    /// ```
+    pub fn new(id: impl Into<String>, key: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        App {
+            id: id.into(),
+            key: key.into(),
+            secret: Secret::new(secret),
+            webhooks: Vec::new(),
+        }
+    }
+
+    /// Adds a webhook.
+    pub fn webhook(mut self, webhook: Webhook) -> Self {
+        self.webhooks.push(webhook);
+        self
+    }
+
+    /// Reads one app from soketi's JSON.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}"))
+        })?;
+        App::from_value(&value)
+    }
+
+    /// Reads one app from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        parse_app(value, "")
+    }
+
+    /// Checks the webhooks: a target, at least one event type, no reserved custom header, and
+    /// for `url` webhooks custom headers that HTTP can carry. Apps built in code are checked by
+    /// the sender's builder; parsed apps are checked while parsing.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (index, webhook) in self.webhooks.iter().enumerate() {
+            webhook.validate(index, "")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a webhook's events go.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Target {
+    /// An HTTP `url` webhook: the payload is POSTed as the body.
+    Http(HttpTarget),
+    /// A `lambda_function` webhook: the function is invoked with `{payload, headers}`.
+    Lambda(LambdaTarget),
+}
+
+impl Target {
+    /// A short description for reports and logs, e.g. `lambda:my-function` or the URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Http(http) => http.url.clone(),
+            Target::Lambda(lambda) => format!("lambda:{}", lambda.function),
+        }
+    }
+}
+
+/// An HTTP webhook target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpTarget {
+    /// The URL the payload is POSTed to.
+    pub url: String,
+}
+
+impl HttpTarget {
+    /// A target for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpTarget { url: url.into() }
+    }
+}
+
+/// How a Lambda function is invoked, from `lambda.async`. Serialized (in dead letters) as
+/// its `InvocationType` value, `RequestResponse` or `Event`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum InvocationMode {
+    /// `RequestResponse` (`lambda.async` false or absent): the call waits for the function;
+    /// a function error is a failed delivery.
+    #[default]
+    RequestResponse,
+    /// `Event` (`lambda.async: true`): Lambda queues the event and answers 202.
+    Event,
+}
+
+impl InvocationMode {
+    /// The `InvocationType` value: `RequestResponse` or `Event`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvocationMode::RequestResponse => "RequestResponse",
+            InvocationMode::Event => "Event",
+        }
+    }
+}
+
+impl fmt::Display for InvocationMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a Lambda webhook's region came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegionSource {
+    /// `lambda.client_options.region`.
+    ClientOptions,
+    /// `lambda.region`.
+    Lambda,
+    /// The webhook's own `region` (documented by soketi, ignored by soketi's code).
+    Webhook,
+    /// The AWS default region chain (`AWS_REGION`, profile, instance metadata), resolved when
+    /// the sender is built.
+    DefaultChain,
+    /// Set in code with [`Webhook::region`].
+    Code,
+}
+
+/// Explicit AWS credentials from `lambda.client_options.credentials`.
+///
+/// `Debug` shows the access key id only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StaticCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+impl StaticCredentials {
+    /// Credentials from their parts.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        session_token: Option<String>,
+    ) -> Self {
+        StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token,
+        }
+    }
+
+    /// The access key id.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    pub(crate) fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
+    pub(crate) fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+}
+
+impl fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A Lambda webhook target.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LambdaTarget {
+    /// The function name or ARN.
+    pub function: String,
+    /// `RequestResponse` or `Event`.
+    pub mode: InvocationMode,
+    /// The region; `None` until the sender resolves it from the AWS default chain.
+    pub region: Option<String>,
+    /// Where [`region`](LambdaTarget::region) came from.
+    pub region_source: Option<RegionSource>,
+    /// `lambda.client_options.endpoint`, e.g. a local emulator.
+    pub endpoint: Option<String>,
+    /// `lambda.client_options.credentials`; `None` means the AWS default credential chain.
+    pub credentials: Option<StaticCredentials>,
+}
+
+impl LambdaTarget {
+    /// A `RequestResponse` target for `function`, with no region yet.
+    pub fn new(function: impl Into<String>) -> Self {
+        LambdaTarget {
+            function: function.into(),
+            mode: InvocationMode::RequestResponse,
+            region: None,
+            region_source: None,
+            endpoint: None,
+            credentials: None,
+        }
+    }
+}
+
+/// The channel-name filter of a webhook. Empty strings mean no constraint; matching is
+/// case-sensitive, as in soketi.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Filter {
+    /// `channel_name_starts_with`.
+    pub starts_with: String,
+    /// `channel_name_ends_with`.
+    pub ends_with: String,
+}
+
+impl Filter {
+    /// A filter on both ends of the channel name (empty = no constraint).
+    pub fn new(starts_with: impl Into<String>, ends_with: impl Into<String>) -> Self {
+        Filter {
+            starts_with: starts_with.into(),
+            ends_with: ends_with.into(),
+        }
+    }
+
+    /// Whether `channel` passes. An event without a channel passes only an empty filter.
+    ///
+    /// ```
+    /// use soketi_lambda_sender::config::Filter;
+    /// let f = Filter::new("presence-", "");
+    /// assert!(f.matches(Some("presence-room")));
+    /// assert!(!f.matches(Some("Presence-room")));
+    /// assert!(Filter::default().matches(None));
+    /// ```
+    pub fn matches(&self, channel: Option<&str>) -> bool {
+        if self.starts_with.is_empty() && self.ends_with.is_empty() {
+            return true;
+        }
+        match channel {
+            Some(c) => c.starts_with(&self.starts_with) && c.ends_with(&self.ends_with),
+            None => false,
+        }
+    }
+}
+
+/// One webhook of an app.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Webhook {
+    /// Where its events go.
+    pub target: Target,
+    /// The event types it wants (`event_types`).
+    pub event_types: Vec<EventKind>,
+    /// The channel filter (`filter`).
+    pub filter: Filter,
+    /// Custom headers (`headers`), in configuration order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Webhook {
+    /// A Lambda webhook for `function` (`RequestResponse`, no region, no event type yet).
+    pub fn lambda(function: impl Into<String>) -> Self {
+        Webhook::with_target(Target::Lambda(LambdaTarget::new(function)))
+    }
+
+    /// An HTTP webhook POSTing to `url` (no event type yet).
+    pub fn http(url: impl Into<String>) -> Self {
+        Webhook::with_target(Target::Http(HttpTarget::new(url)))
+    }
+
+    /// A webhook for `target`.
+    pub fn with_target(target: Target) -> Self {
+        Webhook {
+            target,
+            event_types: Vec::new(),
+            filter: Filter::default(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Sets the event types.
+    pub fn event_types(mut self, kinds: impl IntoIterator<Item = EventKind>) -> Self {
+        self.event_types = kinds.into_iter().collect();
+        self
+    }
+
+    /// Sets the channel filter.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Adds a custom header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Lambda only: invoke asynchronously (`Event`) when `true`.
+    pub fn async_invocation(mut self, is_async: bool) -> Self {
+        if let Target::Lambda(lambda) = &mut self.target {
+            lambda.mode = if is_async {
+                InvocationMode::Event
+            } else {
+                InvocationMode::RequestResponse
+            };
+        }
+        self
+    }
+
+    /// Lambda only: the region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        if let Target::Lambda(lambda) = &mut self.target {
+            lambda.region = Some(region.into());
+            lambda.region_source = Some(RegionSource::Code);
+        }
+        self
+    }
+
+    /// Lambda only: the endpoint (a local emulator, for instance).
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        if let Target::Lambda(lambda) = &mut self.target {
+            lambda.endpoint = Some(endpoint.into());
+        }
+        self
+    }
+
+    /// Lambda only: explicit credentials instead of the AWS default chain.
+    pub fn credentials(mut self, credentials: StaticCredentials) -> Self {
+        if let Target::Lambda(lambda) = &mut self.target {
+            lambda.credentials = Some(credentials);
+        }
+        self
+    }
+
+    /// Whether this webhook wants `event`: its name is one of the `event_types` and its
+    /// channel passes the filter. Unknown events match no webhook.
+    pub fn matches(&self, event: &Event) -> bool {
+        match event.kind() {
+            Some(kind) => self.event_types.contains(&kind) && self.filter.matches(event.channel()),
+            None => false,
+        }
+    }
+}
