@@ -10,7 +10,9 @@
 //! - [`headers`]: header names and soketi's header order;
 //! - the Lambda invocation event `{"payload":…,"headers":…}`, read ([`Envelope`]) and written
 //!   ([`write_lambda_body`]);
-//! - [`js_json`]: JSON printed exactly as JavaScript's `JSON.stringify` prints it.
+//! - [`js_json`]: JSON printed exactly as JavaScript's `JSON.stringify` prints it;
+//! - soketi's queue job `{appKey, appId, payload, originalPusherSignature}`, read and verified
+//!   ([`QueueJob`]) and written ([`write_job`]).
 //!
 //! Reading is one pass over the bytes (a scanner that records where each part lies); nothing
 //! is decoded before the signature has been checked, and nothing is ever re-serialized.
@@ -18,6 +20,7 @@
 mod envelope;
 mod events;
 pub mod headers;
+mod job;
 pub mod js_json;
 mod payload;
 pub(crate) mod scan;
@@ -30,6 +33,7 @@ pub use events::{
     UnknownEvent, UserId,
 };
 pub(crate) use events::{Located, Name, with_event_types};
+pub use job::{JOB_QUEUES, JobError, QueueJob, VerifiedJob, write_job};
 pub use payload::{
     DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
 };
