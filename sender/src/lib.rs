@@ -16,7 +16,10 @@
 //! - [`route`]: which events go to which webhook, batching and splitting (pure);
 //! - [`deliver`]: retry policy, transports, reports, dead letters;
 //! - [`Sender`]: all of it together; [`Queue`] batches in the background;
-//! - [`input`]: events from JSON text, as `JSON.stringify` would print them.
+//! - [`input`]: events from JSON text, as `JSON.stringify` would print them;
+//! - [`jobs`]: soketi's webhook queue (`queue.driver: "sqs"`): its jobs verified and
+//!   delivered ([`Sender::deliver_job`]), a batch of queue messages with FIFO order per message
+//!   group and partial failures ([`Sender::deliver_jobs`]).
 //!
 //! # Example
 //!
@@ -62,6 +65,7 @@
 pub mod config;
 pub mod deliver;
 pub mod input;
+pub mod jobs;
 mod queue;
 pub mod route;
 mod sender;

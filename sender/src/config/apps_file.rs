@@ -230,12 +230,55 @@ pub(super) fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError>
         .enumerate()
         .map(|(index, value)| parse_webhook(value, index, prefix))
         .collect::<Result<Vec<_>, _>>()?;
+    let previous_secrets = previous_secrets(map, prefix)?;
     Ok(App {
         id,
         key,
         secret: Secret::new(secret),
         webhooks,
+        previous_secrets,
     })
+}
+
+/// `previous_secrets`: secrets still accepted on queue jobs (an array of non-empty strings, or
+/// one string); soketi ignores the field.
+fn previous_secrets(map: &Map<String, Value>, prefix: &str) -> Result<Vec<Secret>, ConfigError> {
+    let field = format!("{prefix}previous_secrets");
+    let items = match map.get("previous_secrets") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => std::slice::from_ref(s),
+        Some(Value::Array(items)) => {
+            return items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::String(s) if !s.is_empty() => Ok(Secret::new(s)),
+                    _ => Err(invalid(
+                        None,
+                        format!("{field}[{i}]"),
+                        "must be a non-empty string (a secret)",
+                    )),
+                })
+                .collect();
+        }
+        Some(_) => {
+            return Err(invalid(
+                None,
+                field,
+                "must be an array of secrets (strings)",
+            ));
+        }
+    };
+    items
+        .iter()
+        .map(|s| {
+            if s.is_empty() {
+                Err(invalid(None, field.clone(), "must not be empty"))
+            } else {
+                Ok(Secret::new(s))
+            }
+        })
+        .collect()
 }
 
 fn opt_str(
@@ -453,6 +496,33 @@ mod tests {
         match app_with(webhooks) {
             Ok(app) => panic!("expected an error, got {app:?}"),
             Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn previous_secrets_are_read_and_checked() {
+        let signed_by = |secret: &str| Secret::new(secret).sign(b"payload");
+        let app = App::from_json(
+            r#"{"id":"1","key":"k","secret":"new","previous_secrets":["old","older"]}"#,
+        )
+        .expect("valid");
+        let secrets = app.job_secrets();
+        assert_eq!(secrets.len(), 3);
+        for (secret, name) in secrets.iter().zip(["new", "old", "older"]) {
+            assert!(secret.verifies(b"payload", &signed_by(name)), "{name}");
+        }
+        let one = App::from_json(r#"{"id":"1","key":"k","secret":"new","previous_secrets":"old"}"#)
+            .expect("valid");
+        assert_eq!(one.previous_secrets.len(), 1);
+        for (json, field) in [
+            (r#""previous_secrets":[""]"#, "previous_secrets[0]"),
+            (r#""previous_secrets":[1]"#, "previous_secrets[0]"),
+            (r#""previous_secrets":"""#, "previous_secrets"),
+            (r#""previous_secrets":{}"#, "previous_secrets"),
+        ] {
+            let error = App::from_json(&format!(r#"{{"id":"1","key":"k","secret":"s",{json}}}"#))
+                .expect_err(json);
+            assert_eq!(error.field(), field, "{json}");
         }
     }
 

@@ -23,6 +23,10 @@ pub struct App {
     pub secret: Secret,
     /// The webhooks, in configuration order (their index is the one reports use).
     pub webhooks: Vec<Webhook>,
+    /// Secrets the app used before [`App::secret`], still accepted on soketi's queue jobs so
+    /// that a rotation between enqueue and delivery drops nothing (the apps file's
+    /// `previous_secrets`, which soketi ignores). Nothing is signed with them.
+    pub previous_secrets: Vec<Secret>,
 }
 
 impl App {
@@ -42,7 +46,28 @@ impl App {
             key: key.into(),
             secret: Secret::new(secret),
             webhooks: Vec::new(),
+            previous_secrets: Vec::new(),
         }
+    }
+
+    /// Also accepts `secret` on queue jobs (see [`App::previous_secrets`]).
+    ///
+    /// ```
+    /// use soketi_lambda_sender::config::App;
+    /// let app = App::new("1", "app1key", "new-secret").previous_secret("old-secret");
+    /// assert_eq!(app.job_secrets().len(), 2);
+    /// ```
+    pub fn previous_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.previous_secrets.push(Secret::new(secret));
+        self
+    }
+
+    /// The secrets a queue job of this app may be signed with: the current one first, then the
+    /// previous ones.
+    pub fn job_secrets(&self) -> Vec<Secret> {
+        std::iter::once(self.secret.clone())
+            .chain(self.previous_secrets.iter().cloned())
+            .collect()
     }
 
     /// Adds a webhook.

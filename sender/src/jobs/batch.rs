@@ -1,0 +1,273 @@
+//! A batch of queue messages (an SQS event, a `ReceiveMessage` answer): delivered with FIFO
+//! order kept within each message group, and the outcome of each message.
+
+use std::fmt;
+
+use soketi_handler_kit::wire::{JobError, QueueJob};
+use tokio::task::JoinSet;
+
+use crate::Sender;
+use crate::deliver::Report;
+
+/// One queue message holding a soketi job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobMessage {
+    /// The message id (what a partial batch response names).
+    pub id: String,
+    /// The FIFO message group (`<appId>_<queue>` from soketi); `None` on a standard queue.
+    pub group: Option<String>,
+    /// The message body: the job.
+    pub body: String,
+}
+
+impl JobMessage {
+    /// A message `id` of `group` holding `body`.
+    pub fn new(id: impl Into<String>, group: Option<String>, body: impl Into<String>) -> Self {
+        JobMessage {
+            id: id.into(),
+            group,
+            body: body.into(),
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JobOutcome {
+    /// Every webhook that wanted its events got them (or none wanted any): delete it.
+    Delivered(Report),
+    /// At least one delivery failed after the retry policy: return it to the queue (the
+    /// report says which and why).
+    Failed(Report),
+    /// The job cannot be delivered (unknown app, no secret verifies, malformed): it is logged
+    /// and returned to the queue, which moves it to its dead-letter queue after
+    /// `maxReceiveCount` receives. It does not hold back the later jobs of its group, which
+    /// it can never be delivered before.
+    Rejected(JobError),
+    /// Not tried: an earlier job of its message group failed, and FIFO order must hold. Return
+    /// it to the queue.
+    Skipped,
+}
+
+impl JobOutcome {
+    /// Whether the message is done with (delete it) — only when delivered.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, JobOutcome::Delivered(_))
+    }
+
+    /// The stable name: `Delivered`, `Failed`, `Rejected`, `Skipped`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobOutcome::Delivered(_) => "Delivered",
+            JobOutcome::Failed(_) => "Failed",
+            JobOutcome::Rejected(_) => "Rejected",
+            JobOutcome::Skipped => "Skipped",
+        }
+    }
+}
+
+/// The outcome of each message of a batch, in the batch's order.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct BatchOutcome {
+    /// `(message id, outcome)`, in the order the messages were given.
+    pub outcomes: Vec<(String, JobOutcome)>,
+}
+
+impl BatchOutcome {
+    /// The ids of the messages to return to the queue (every one not delivered): a Lambda
+    /// function's `batchItemFailures`.
+    pub fn failed_ids(&self) -> impl Iterator<Item = &str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| !o.is_delivered())
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// How many messages ended in each outcome.
+    pub fn counts(&self) -> BatchCounts {
+        let mut counts = BatchCounts::default();
+        for (_, outcome) in &self.outcomes {
+            match outcome {
+                JobOutcome::Delivered(_) => counts.delivered += 1,
+                JobOutcome::Failed(_) => counts.failed += 1,
+                JobOutcome::Rejected(_) => counts.rejected += 1,
+                JobOutcome::Skipped => counts.skipped += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// Counts of a batch's outcomes (see [`JobOutcome`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchCounts {
+    /// Delivered.
+    pub delivered: usize,
+    /// A delivery failed.
+    pub failed: usize,
+    /// Not deliverable (unknown app, bad signature, malformed).
+    pub rejected: usize,
+    /// Held back behind a failure of their group.
+    pub skipped: usize,
+}
+
+impl BatchCounts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: BatchCounts) {
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.rejected += other.rejected;
+        self.skipped += other.skipped;
+    }
+
+    /// Messages counted.
+    pub fn total(&self) -> usize {
+        self.delivered + self.failed + self.rejected + self.skipped
+    }
+}
+
+impl fmt::Display for BatchCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} delivered, {} failed, {} rejected, {} held back",
+            self.delivered, self.failed, self.rejected, self.skipped
+        )
+    }
+}
+
+impl Sender {
+    /// Delivers a batch of queue messages: the messages of one message group one after the
+    /// other, in the batch's order, stopping at the group's first failed delivery (the rest of
+    /// the group is [`JobOutcome::Skipped`], not delivered, so that FIFO order holds when they
+    /// come back); different groups, and messages without a group, at the same time.
+    ///
+    /// Every message gets an outcome, even if a delivery task panics; rejected jobs are logged
+    /// (error level, with the app key escaped and cut).
+    ///
+    /// ```
+    /// use soketi_handler_kit::wire::{Secret, write_job};
+    /// use soketi_lambda_sender::config::App;
+    /// use soketi_lambda_sender::jobs::JobMessage;
+    /// use soketi_lambda_sender::{RegionFallback, Sender};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sender = Sender::builder()
+    ///     .app(App::new("1", "app1key", "app1secret"))
+    ///     .region_fallback(RegionFallback::None)
+    ///     .build()
+    ///     .await?;
+    /// let payload = r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}]}"#;
+    /// let good = write_job("app1key", "1", payload, &Secret::new("app1secret"));
+    /// let forged = write_job("app1key", "1", payload, &Secret::new("guess"));
+    /// let group = Some("1_channel_occupied_webhooks".to_owned());
+    /// let outcome = sender
+    ///     .deliver_jobs(vec![
+    ///         JobMessage::new("m1", group.clone(), forged),
+    ///         JobMessage::new("m2", group, good),
+    ///     ])
+    ///     .await;
+    /// // The forged job goes back to the queue (and on to its dead-letter queue); it does not
+    /// // hold back the next job of its group.
+    /// assert_eq!(outcome.failed_ids().collect::<Vec<_>>(), ["m1"]);
+    /// assert_eq!(outcome.counts().rejected, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn deliver_jobs(&self, messages: Vec<JobMessage>) -> BatchOutcome {
+        // The groups in first-seen order, each with its messages' positions in the batch.
+        let mut groups: Vec<(Option<String>, Vec<(usize, JobMessage)>)> = Vec::new();
+        let total = messages.len();
+        let mut ids = Vec::with_capacity(total);
+        for (position, message) in messages.into_iter().enumerate() {
+            ids.push(message.id.clone());
+            let slot = match &message.group {
+                Some(group) => groups
+                    .iter()
+                    .position(|(g, _)| g.as_deref() == Some(group.as_str())),
+                None => None,
+            };
+            match slot {
+                Some(i) => groups[i].1.push((position, message)),
+                None => groups.push((message.group.clone(), vec![(position, message)])),
+            }
+        }
+        let mut tasks = JoinSet::new();
+        for (_, group) in groups {
+            let sender = self.clone();
+            tasks.spawn(async move { sender.deliver_group(group).await });
+        }
+        let mut outcomes: Vec<Option<JobOutcome>> = (0..total).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(done) => {
+                    for (position, outcome) in done {
+                        outcomes[position] = Some(outcome);
+                    }
+                }
+                // Deliveries are guarded; a group task ends early only on a bug or a runtime
+                // shutting down. Its messages without an outcome go back to the queue.
+                Err(e) => tracing::error!("a job group task failed: {e}"),
+            }
+        }
+        let outcomes = ids
+            .into_iter()
+            .zip(outcomes)
+            .map(|(id, outcome)| (id, outcome.unwrap_or(JobOutcome::Skipped)))
+            .collect();
+        BatchOutcome { outcomes }
+    }
+
+    /// One message group, in order, stopping at the first failed delivery.
+    async fn deliver_group(&self, group: Vec<(usize, JobMessage)>) -> Vec<(usize, JobOutcome)> {
+        let mut done = Vec::with_capacity(group.len());
+        let mut failed = false;
+        for (position, message) in group {
+            if failed {
+                done.push((position, JobOutcome::Skipped));
+                continue;
+            }
+            let outcome = self.deliver_message(&message).await;
+            failed = matches!(outcome, JobOutcome::Failed(_));
+            done.push((position, outcome));
+        }
+        done
+    }
+
+    async fn deliver_message(&self, message: &JobMessage) -> JobOutcome {
+        let result = match QueueJob::parse(&message.body) {
+            Ok(job) => self.deliver_job(&job).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(report) if report.is_success() => JobOutcome::Delivered(report),
+            Ok(report) => {
+                for failed in report.failures() {
+                    if let Some(failure) = failed.failure() {
+                        tracing::warn!(
+                            message_id = %message.id,
+                            webhook = %failed.request.target.describe(),
+                            kind = failure.kind.as_str(),
+                            "a webhook of a queue job failed; the job returns to the queue: {failure}"
+                        );
+                    }
+                }
+                JobOutcome::Failed(report)
+            }
+            Err(error) => {
+                tracing::error!(
+                    message_id = %message.id,
+                    kind = error.kind(),
+                    app_key = %error.app_key_for_log(),
+                    "a queue job was rejected; it returns to the queue and then to its \
+                     dead-letter queue: {error}"
+                );
+                JobOutcome::Rejected(error)
+            }
+        }
+    }
+}
