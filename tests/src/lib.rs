@@ -10,12 +10,16 @@
 //! - [`soketi`]: the real soketi 1.6.1 on loopback, and Node scripts of `tests/interop`;
 //! - [`vectors`]: the recorded soketi 1.6.1 requests;
 //! - [`flog`]: the function's JSON log lines, one per dispatched event;
+//! - [`driver`]: the events `driver.mjs` expects and those of a payload, to compare;
+//! - [`moto`]: a local moto server and an SQS client for it;
 //! - [`broken`]: a deliberately broken verifier (`E2E_BROKEN_VERIFIER=reserialize`).
 
 pub mod broken;
+pub mod driver;
 pub mod flog;
 pub mod function_url;
 pub mod lambda;
+pub mod moto;
 pub mod process;
 pub mod proxy;
 pub mod soketi;

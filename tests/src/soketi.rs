@@ -67,9 +67,15 @@ impl Soketi {
     /// Starts soketi with one app (`APP_*`, client messages enabled) and `webhooks`, batching
     /// on or off, then polls `/ready` until it answers.
     pub fn start(name: &str, webhooks: Vec<Value>, batching: bool) -> Soketi {
+        Soketi::start_with(name, webhooks, batching, json!({}))
+    }
+
+    /// Like [`Soketi::start`], with more configuration keys (`extra`, an object of soketi's
+    /// dotted keys, e.g. `"mode"` or `"queue.driver"`) over the defaults.
+    pub fn start_with(name: &str, webhooks: Vec<Value>, batching: bool, extra: Value) -> Soketi {
         let dir = interop_ready();
         let port = free_tcp_port();
-        let config = json!({
+        let mut config = json!({
             "debug": true,
             "host": "127.0.0.1",
             "port": port,
@@ -91,6 +97,9 @@ impl Soketi {
                 "webhooks": webhooks,
             }],
         });
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
         let config_path = run_dir().join(format!("{name}.json"));
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap())
             .expect("write soketi config");

@@ -22,6 +22,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(900);
 #[derive(Debug)]
 pub struct Watch {
     process: Mutex<ProcessGuard>,
+    /// The function (workspace package and binary) it serves.
+    function: &'static str,
     port: u16,
     log_path: PathBuf,
     agent: ureq::Agent,
@@ -32,6 +34,13 @@ impl Watch {
     /// from the repository root with `env` for the function (and `AWS_LAMBDA_LOG_FORMAT=JSON`),
     /// then polls until the function answers an invocation.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Watch {
+        Watch::start_function(name, FUNCTION_NAME, env)
+    }
+
+    /// Like [`Watch::start`], for another function of the workspace (package `function`, whose
+    /// binary has the same name). Ready once the function answers a probe that is no
+    /// envelope (any answer of its own).
+    pub fn start_function(name: &str, function: &'static str, env: &[(&str, &str)]) -> Watch {
         let dir = run_dir();
         let port = free_tcp_port();
         let env_file = dir.join(format!("{name}.env"));
@@ -52,7 +61,7 @@ impl Watch {
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
             .arg("--invoke-port")
             .arg(port.to_string())
-            .args(["--package", FUNCTION_NAME])
+            .args(["--package", function])
             // Other people's edits must not restart the function in the middle of a test.
             .arg("--ignore-changes")
             .arg("--env-file")
@@ -68,6 +77,7 @@ impl Watch {
         let process = ProcessGuard::spawn("cargo lambda watch", command, &log_path);
         let watch = Watch {
             process: Mutex::new(process),
+            function,
             port,
             log_path,
             agent: lambda::agent(Duration::from_secs(120)),
@@ -133,7 +143,7 @@ impl Watch {
         lambda::invoke(
             &self.agent,
             &self.endpoint_url(),
-            FUNCTION_NAME,
+            self.function,
             invocation_type,
             body,
         )
@@ -168,7 +178,8 @@ impl Watch {
             let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
             if log.contains("error: could not compile") || log.contains("error[E") {
                 panic!(
-                    "the example function does not compile\n{}",
+                    "the function {} does not compile\n{}",
+                    self.function,
                     self.log_tail(60)
                 );
             }
@@ -176,21 +187,23 @@ impl Watch {
             // invocations hanging, so fail now.
             if log.contains("command exited code=") {
                 panic!(
-                    "the example function exited at start\n{}",
+                    "the function {} exited at start\n{}",
+                    self.function,
                     self.log_tail(60)
                 );
             }
             let last = match lambda::invoke(
                 &probe_agent,
                 &self.endpoint_url(),
-                FUNCTION_NAME,
+                self.function,
                 "RequestResponse",
                 b"{\"probe\":\"not an envelope\"}",
             ) {
                 // The function's own answer: a function error with a type, or a summary.
                 Ok(inv) if inv.function_error.is_some() || inv.status == 200 => return,
                 Ok(inv) if inv.status == 404 => panic!(
-                    "cargo lambda watch does not serve a function named {FUNCTION_NAME}: {}\n{}",
+                    "cargo lambda watch does not serve a function named {}: {}\n{}",
+                    self.function,
                     inv.body,
                     self.log_tail(40)
                 ),

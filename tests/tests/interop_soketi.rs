@@ -15,12 +15,12 @@
 //! instance: every HTTP webhook must be answered 200 with its events, the webhook must receive
 //! exactly the expected events too, and the function logs each event a third time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 use soketi_e2e_tests::broken;
+use soketi_e2e_tests::driver::{Ev, expected_events, payload_events, sorted};
 use soketi_e2e_tests::flog;
 use soketi_e2e_tests::function_url::{self, HttpProxy, HttpRecord};
 use soketi_e2e_tests::lambda::summary_events;
@@ -28,42 +28,10 @@ use soketi_e2e_tests::proxy::{Record, RecordingProxy};
 use soketi_e2e_tests::soketi::{self, Soketi, run_node_script};
 use soketi_e2e_tests::tools::run_dir;
 use soketi_e2e_tests::watch::{APPS, Watch};
-use soketi_handler_kit::wire::{Envelope, ReceivedPayload};
+use soketi_handler_kit::wire::Envelope;
 
 const SYNC_FUNCTION: &str = "example-function";
 const ASYNC_FUNCTION: &str = "example-function-async";
-
-/// One webhook event, compared as soketi's JSON texts: `user_id` and `data` are raw JSON.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Ev {
-    name: String,
-    channel: String,
-    user_id: Option<String>,
-    event: Option<String>,
-    data: Option<String>,
-    socket_id: Option<String>,
-}
-
-/// The events the driver says soketi must send.
-fn expected_events(path: &std::path::Path) -> Vec<Ev> {
-    let text = std::fs::read_to_string(path).expect("driver output");
-    let doc: Value = serde_json::from_str(&text).expect("driver output is JSON");
-    let string = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    doc["expected"]
-        .as_array()
-        .expect("expected list")
-        .iter()
-        .map(|e| Ev {
-            name: string(e, "name").unwrap(),
-            channel: string(e, "channel").unwrap(),
-            // Strings and small integers print alike in serde_json and JSON.stringify.
-            user_id: e.get("user_id").map(Value::to_string),
-            event: string(e, "event"),
-            data: string(e, "data"),
-            socket_id: string(e, "socket_id"),
-        })
-        .collect()
-}
 
 /// The events of one recorded invocation, read from the raw payload bytes.
 fn recorded_events(record: &Record) -> Vec<Ev> {
@@ -78,38 +46,6 @@ fn http_events(record: &HttpRecord) -> Vec<Ev> {
         std::str::from_utf8(&record.body)
             .unwrap_or_else(|e| panic!("soketi sent a non-UTF-8 body ({e})")),
     )
-}
-
-fn payload_events(json: &str) -> Vec<Ev> {
-    let payload = ReceivedPayload::parse(json).expect("payload");
-    payload
-        .raw_events()
-        .iter()
-        .map(|raw| {
-            let fields: BTreeMap<String, Box<RawValue>> =
-                serde_json::from_str(raw.get()).expect("event object");
-            let text = |k: &str| {
-                fields
-                    .get(k)
-                    .map(|v| serde_json::from_str::<String>(v.get()).expect("a string field"))
-            };
-            let raw_text = |k: &str| fields.get(k).map(|v| v.get().to_string());
-            Ev {
-                name: text("name").unwrap(),
-                channel: text("channel").unwrap(),
-                user_id: raw_text("user_id"),
-                event: text("event"),
-                data: raw_text("data"),
-                socket_id: text("socket_id"),
-            }
-        })
-        .collect()
-}
-
-fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
-    let mut items = items.to_vec();
-    items.sort();
-    items
 }
 
 fn describe(records: &[Record]) -> String {

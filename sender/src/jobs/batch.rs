@@ -180,7 +180,8 @@ impl Sender {
     /// ```
     pub async fn deliver_jobs(&self, messages: Vec<JobMessage>) -> BatchOutcome {
         // The groups in first-seen order, each with its messages' positions in the batch.
-        let mut groups: Vec<(Option<String>, Vec<(usize, JobMessage)>)> = Vec::new();
+        type Group = (Option<String>, Vec<(usize, JobMessage)>);
+        let mut groups: Vec<Group> = Vec::new();
         let total = messages.len();
         let mut ids = Vec::with_capacity(total);
         for (position, message) in messages.into_iter().enumerate() {
