@@ -19,7 +19,16 @@
 //! - [`input`]: events from JSON text, as `JSON.stringify` would print them;
 //! - [`jobs`]: soketi's webhook queue (`queue.driver: "sqs"`): its jobs verified and
 //!   delivered ([`Sender::deliver_job`]), a batch of queue messages with FIFO order per message
-//!   group and partial failures ([`Sender::deliver_jobs`]).
+//!   group and partial failures ([`Sender::deliver_jobs`]);
+//! - `worker` (feature `worker`): a long-running consumer of that queue on SQS.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `soketi-lambda` command-line tool (clap, tracing-subscriber); turns
+//!   on `worker` for its `worker` command.
+//! - `worker`: `worker::Worker`, a long-running consumer of soketi's SQS webhook queue (the
+//!   AWS SDK's SQS client). The library without either (`default-features = false`) is what a
+//!   Lambda function embeds.
 //!
 //! # Example
 //!
@@ -69,6 +78,8 @@ pub mod jobs;
 mod queue;
 pub mod route;
 mod sender;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use queue::{Queue, QueueConfig, QueueError};
 pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};

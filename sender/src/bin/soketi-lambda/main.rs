@@ -1,6 +1,6 @@
 //! `soketi-lambda`: sign, send and verify soketi webhooks from the command line.
 //!
-//! One file per subcommand ([`sign`], [`send`], [`verify`]), each with its arguments and its
+//! One file per subcommand ([`sign`], [`send`], [`verify`], [`worker`]), each with its arguments and its
 //! `run`; [`io`] reads inputs and prints outputs; [`error`] maps failures to exit codes. A new
 //! subcommand is a new file with an `Args` struct and a `run`, and a variant of [`Command`].
 
@@ -9,6 +9,7 @@ mod io;
 mod send;
 mod sign;
 mod verify;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (verify: the webhook is valid)
   1  send: a delivery failed or its dead letters could not be written; verify: the webhook
-     was rejected; any command: standard input or output failed, the runtime could not start
+     was rejected; worker: the queue cannot be read; any command: standard input or output failed, the runtime could not start
   2  usage or configuration error: bad arguments, events, app or dead-letter file";
 
 #[derive(Parser)]
@@ -48,6 +49,11 @@ enum Command {
     /// exit 0 when valid, 1 when rejected.
     #[command(after_help = EXIT_CODES)]
     Verify(verify::VerifyArgs),
+    /// Consume soketi's SQS webhook queue (queue.driver sqs): deliver every job to its app's
+    /// webhooks until SIGINT or SIGTERM, with a progress line on standard error; exit 1 if
+    /// the queue cannot be read.
+    #[command(after_help = EXIT_CODES)]
+    Worker(worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign::run(args),
         Command::Send(args) => send::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Worker(args) => worker::run(args),
     };
     result.unwrap_or_else(error::CliError::report)
 }

@@ -56,7 +56,7 @@ pub struct SendArgs {
     events: Vec<String>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -64,7 +64,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))
 }
 
-fn init_logs() {
+pub(crate) fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -73,7 +73,7 @@ fn init_logs() {
         .try_init();
 }
 
-fn build_error(error: BuildError) -> CliError {
+pub(crate) fn build_error(error: BuildError) -> CliError {
     match error {
         BuildError::Config(_) | BuildError::DuplicateApp(_) => CliError::usage(error.to_string()),
         _ => CliError::failed(error.to_string()),
