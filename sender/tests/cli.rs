@@ -671,3 +671,73 @@ fn exit_code_2_is_for_usage_and_configuration_errors_only() {
         .arg(&dead));
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn worker_configuration_errors_exit_2() {
+    let empty = tmp("worker-no-apps.json");
+    std::fs::write(&empty, "[]").expect("write");
+    let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
+    let out = run(bin()
+        .args(["worker", "--sqs-queue-url", queue, "--apps"])
+        .arg(&empty));
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no app"));
+    let bad = tmp("worker-bad-app.json");
+    std::fs::write(
+        &bad,
+        r#"[{"id":"1","key":"k","secret":"s","previous_secrets":[""]}]"#,
+    )
+    .expect("write");
+    let out = run(bin()
+        .args(["worker", "--sqs-queue-url", queue, "--apps"])
+        .arg(&bad));
+    assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[0].previous_secrets[0]"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The queue endpoint fails every receive (500): the worker keeps retrying, says so in its
+/// progress line, and stops cleanly (exit 0) on SIGTERM.
+#[tokio::test]
+async fn the_worker_retries_a_failing_queue_and_stops_on_sigterm() {
+    let sqs = FakeServer::start(|_, _| Reply::ServerError).await;
+    let apps = app_file(None);
+    let mut cmd = bin();
+    cmd.args(["worker", "--sqs-queue-url"])
+        .arg(format!("{}/123456789012/soketi.fifo", sqs.url))
+        .arg("--sqs-endpoint-url")
+        .arg(&sqs.url)
+        .arg("--apps")
+        .arg(&apps)
+        .args(["--concurrency", "1", "--progress-seconds", "1"])
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn worker");
+    let pid = child.id().to_string();
+    // Wait (bounded) until a receive has failed through the SDK's own 3 attempts and the
+    // worker has polled again, then ask it to stop.
+    for _ in 0..400 {
+        if sqs.requests().len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(sqs.requests().len() >= 4, "the worker did not poll again");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert!(stderr.contains("worker: stopping"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("worker: 0 jobs"), "{stderr}");
+    assert!(!last.contains(" 0 receive errors"), "{stderr}");
+}
