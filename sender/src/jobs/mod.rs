@@ -3,7 +3,7 @@
 //!
 //! With `queue.driver: "sqs"`, every soketi node enqueues each webhook as a job
 //! `{appKey, appId, payload, originalPusherSignature}` (read by the kit's
-//! [`QueueJob`](soketi_handler_kit::wire::QueueJob)). [`Sender::deliver_job`] checks the job's
+//! [`QueueJob`]). [`Sender::deliver_job`] checks the job's
 //! signature against its app's current and previous secrets, then sends its events like
 //! [`Sender::send_at`]: each webhook gets the events its `event_types` and `filter` want,
 //! signed over exactly what it receives, stamped with the job's `time_ms`, retried under the
