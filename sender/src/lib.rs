@@ -66,7 +66,7 @@ mod queue;
 pub mod route;
 mod sender;
 
-pub use queue::{Queue, QueueConfig, QueueError};
+pub use queue::{Queue, QueueConfig, QueueError, QueueReport};
 pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};
 
 /// The README's examples, compiled as doc tests so that they stay true.

@@ -30,7 +30,7 @@
 
 use std::time::Duration;
 
-use soketi_handler_kit::wire::headers::user_agent;
+use soketi_handler_kit::wire::headers::{X_PUSHER_SIGNATURE, user_agent};
 use soketi_handler_kit::wire::write_lambda_body;
 use soketi_handler_kit::wire::{Event, Payload, SignedPayload};
 
@@ -41,8 +41,14 @@ pub const LAMBDA_REQUEST_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 /// Lambda's request size limit for `Event` (asynchronous) invocations: 1 MB.
 pub const LAMBDA_EVENT_LIMIT: usize = 1024 * 1024;
 
+/// The default limit for HTTP webhook bodies: 6 MB, what a Lambda Function URL or an API
+/// Gateway in front of a function can take.
+pub const HTTP_DEFAULT_LIMIT: usize = 6 * 1024 * 1024;
+
 /// The largest request body each transport may carry. Requests are split to stay within them;
 /// a single event too large for any request is reported as failed, never sent or dropped.
+/// Limits are checked before sending; an endpoint that still answers 413 (or Lambda's
+/// `RequestTooLargeException`) gets the request again in two halves (see [`split_request`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -50,7 +56,8 @@ pub struct Limits {
     pub request_response_bytes: usize,
     /// `Event` Lambda invocations (default [`LAMBDA_EVENT_LIMIT`]).
     pub event_bytes: usize,
-    /// HTTP webhook bodies (default: no limit, as soketi).
+    /// HTTP webhook bodies (default [`HTTP_DEFAULT_LIMIT`]; soketi has none). Lower it for a
+    /// server with a smaller limit (nginx's default `client_max_body_size` is 1 MiB).
     pub http_bytes: usize,
 }
 
@@ -59,7 +66,7 @@ impl Default for Limits {
         Limits {
             request_response_bytes: LAMBDA_REQUEST_RESPONSE_LIMIT,
             event_bytes: LAMBDA_EVENT_LIMIT,
-            http_bytes: usize::MAX,
+            http_bytes: HTTP_DEFAULT_LIMIT,
         }
     }
 }
@@ -224,6 +231,64 @@ impl Request {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The two halves of a request the endpoint refused as too large, each signed again with
+/// `app`'s secret (same target, `time_ms` and headers; a new signature): the first half of
+/// the events, then the rest. `None` when the request holds fewer than two events, or when
+/// `app` is not the app it was signed for (its secret is needed).
+///
+/// ```
+/// use soketi_handler_kit::wire::{headers::user_agent, Event, EventKind};
+/// use soketi_handler_kit::{Keyring, Verifier};
+/// use soketi_lambda_sender::config::{App, Webhook};
+/// use soketi_lambda_sender::route::{split_request, Request};
+/// let app = App::new("1", "app1key", "app1secret")
+///     .webhook(Webhook::lambda("f").region("us-east-1").event_types([EventKind::ChannelOccupied]));
+/// let events: Vec<Event> = (0..3).map(|i| Event::channel_occupied(format!("c{i}"))).collect();
+/// let whole = Request::build(&app, 0, events.clone(), 7, &user_agent(1)).unwrap();
+/// let (a, b) = split_request(&app, &whole).unwrap();
+/// assert_eq!((a.events.len(), b.events.len()), (1, 2));
+/// let verifier = Verifier::new(Keyring::new().app("app1key", "app1secret"));
+/// for half in [&a, &b] {
+///     verifier.verify_lambda_body(half.body.as_bytes()).unwrap();
+/// }
+/// assert!(split_request(&app, &a).is_none()); // one event: nothing to split
+/// ```
+pub fn split_request(app: &App, request: &Request) -> Option<(Request, Request)> {
+    if request.events.len() < 2 || app.id != request.app_id || app.key != request.app_key {
+        return None;
+    }
+    let middle = request.events.len() / 2;
+    let half = |events: &[Event]| {
+        let signed = Payload::new(request.time_ms, events.to_vec()).sign(&app.key, &app.secret);
+        let signature = signed.signature().to_string();
+        let headers = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                if name.eq_ignore_ascii_case(X_PUSHER_SIGNATURE) {
+                    (name.clone(), signature.clone())
+                } else {
+                    (name.clone(), value.clone())
+                }
+            })
+            .collect();
+        Request::from_parts(
+            &request.app_id,
+            &request.app_key,
+            request.webhook,
+            request.target.clone(),
+            request.time_ms,
+            events.to_vec(),
+            signed.json().to_owned(),
+            headers,
+        )
+    };
+    Some((
+        half(&request.events[..middle]),
+        half(&request.events[middle..]),
+    ))
 }
 
 /// The requests for one batch of one app's events.

@@ -29,7 +29,10 @@ mod transport;
 
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterTarget};
 pub use policy::RetryPolicy;
-pub use report::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, Report};
+pub(crate) use report::truncate_text;
+pub use report::{
+    Delivered, DeliveryReport, Failure, FailureKind, MAX_RESPONSE_BYTES, Outcome, Report,
+};
 pub use sink::{
     DeadLetterSink, LineError, ReadError, StoreError, parse_dead_letters, read_dead_letters,
 };
