@@ -575,6 +575,13 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
+        // Reports received but never returned (the send was dropped while waiting for the
+        // others): their failures are handed over too.
+        for report in self.results.drain(..).flatten() {
+            if !report.is_delivered() {
+                (self.unclaimed)(report);
+            }
+        }
         if self.pending.iter().all(Option::is_none) {
             return;
         }

@@ -663,7 +663,16 @@ impl Unclaimed {
 /// around it) left their retries running, with no report and no dead letter.
 #[tokio::test]
 async fn a_cancelled_send_stops_its_retries_and_reports_every_request() {
-    let server = FakeServer::start(|_, _| Reply::Stall).await;
+    // The Lambda webhook's requests stall; the HTTP webhook's request fails at once, before
+    // the send is cancelled: its report must not be lost with the send either.
+    let server = FakeServer::start(|_, r| {
+        if r.function().is_some() {
+            Reply::Stall
+        } else {
+            Reply::NotFound
+        }
+    })
+    .await;
     let app = app_json(&format!(
         r#"[{{"lambda_function":"my-function","event_types":["channel_occupied","member_added","client_event"],
               "lambda":{{"region":"eu-west-1","client_options":{{"credentials":{{"accessKeyId":"A","secretAccessKey":"B"}}}}}}}},
@@ -693,12 +702,17 @@ async fn a_cancelled_send_stops_its_retries_and_reports_every_request() {
         "the stalling server keeps the send busy"
     );
 
-    // Every request of the send is reported, whole and signed, as cancelled.
+    // Every request of the send is reported, whole and signed: the stalled one as cancelled,
+    // the failed one with its failure.
     let reports = unclaimed.take();
     assert_eq!(reports.len(), 2, "{reports:#?}");
     for report in &reports {
         let failure = report.failure().expect("failed");
-        assert_eq!(failure.kind, FailureKind::Cancelled, "{failure}");
+        let kind = match report.request.target {
+            Target::Lambda(_) => FailureKind::Cancelled,
+            _ => FailureKind::Rejected,
+        };
+        assert_eq!(failure.kind, kind, "{failure}");
         let webhook = &sender.apps()[0].webhooks[report.request.webhook];
         let expected: Vec<Event> = events
             .iter()

@@ -1,11 +1,16 @@
 //! Transports (Lambda `Invoke`, HTTP `POST`), the retry policy and delivery reports.
 //!
 //! A request is sent until it is delivered, or until it fails for a reason that retrying
-//! cannot fix, or until the retry policy's attempts or total time run out. Throttling (429),
-//! server errors (5xx), timeouts and connection errors are retried with exponential backoff and
-//! jitter; a function error, a 4xx and a request too large are not. Either way the outcome is a
-//! [`DeliveryReport`] that carries the signed request, so that a failure can be stored and sent
-//! again ([`DeadLetter`]) — nothing is dropped without a record.
+//! cannot fix, or until the retry policy's attempts or total time run out. Throttling (429,
+//! `TooManyRequestsException`, `EC2ThrottledException`; its own attempt budget, `Retry-After`
+//! honoured), server errors (5xx and the Lambda errors a retry can cure, such as
+//! `ResourceNotReadyException` or 409 `SnapStartNotReadyException`), timeouts and connection
+//! errors are retried with exponential backoff and jitter; a function error and the other 4xx
+//! are not. A request refused as too large (413, `RequestTooLargeException`) is split in two
+//! halves, each signed again, down to one event (see [`Sender::deliver`](crate::Sender::deliver)).
+//! Either way the outcome is a [`DeliveryReport`] that carries the signed request, so that a
+//! failure can be stored and sent again ([`DeadLetter`]) — nothing is dropped without a
+//! record. At most [`MAX_RESPONSE_BYTES`] of a response are kept.
 //!
 //! The AWS SDK's own retries are turned off, so that this policy is the one in force, and its
 //! timeouts are set from the policy.

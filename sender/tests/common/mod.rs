@@ -79,6 +79,8 @@ pub enum Reply {
     Stall,
     /// Read the request, then close the connection without answering.
     Drop,
+    /// Read the request, answer nothing for this long, then close the connection.
+    StallFor(Duration),
     /// Wait until the gate is opened, then answer Ok.
     Gated,
     /// 429 TooManyRequestsException with `Retry-After: <seconds>`.
@@ -353,6 +355,10 @@ async fn serve(mut stream: TcpStream, server: Shared) -> std::io::Result<()> {
             return Ok(());
         }
         Reply::Drop => return Ok(()),
+        Reply::StallFor(wait) => {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        }
         Reply::Reset => {
             // Linger 0: closing sends a RST instead of a FIN.
             stream.set_zero_linger()?;
