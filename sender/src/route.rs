@@ -563,6 +563,27 @@ mod tests {
     }
 
     #[test]
+    fn http_webhooks_have_a_size_limit_and_are_split_under_it() {
+        let hook = Webhook::http("http://127.0.0.1:1/").event_types(all_kinds());
+        let app = App::new("1", "k", "s").webhook(hook.clone());
+        assert_eq!(
+            Limits::default().for_target(&hook.target),
+            HTTP_DEFAULT_LIMIT,
+            "no longer unlimited"
+        );
+        let events: Vec<Event> = (0..30).map(|i| chat("private-c", 40 + i)).collect();
+        let plan = plan(&app, 1, 1, &events, &Limits::default().http_bytes(600));
+        assert!(plan.requests.len() > 3);
+        assert!(plan.requests.iter().all(|r| r.body.len() <= 600));
+        let sent: Vec<Event> = plan
+            .requests
+            .iter()
+            .flat_map(|r| r.events.clone())
+            .collect();
+        assert_eq!(sent, events);
+    }
+
+    #[test]
     fn an_event_too_large_alone_gets_its_own_request() {
         let app = App::new("1", "k", "s")
             .webhook(Webhook::lambda("f").region("r").event_types(all_kinds()));
