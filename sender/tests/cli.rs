@@ -1,71 +1,18 @@
 //! The `soketi-lambda` binary: verify on every recorded request, sign, send, dead letters.
 
+#[path = "common/cli.rs"]
+mod cli_support;
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use cli_support::{bin, code, run, run_async, stdout_json, tmp};
+
 use common::vectors::{self, Vector};
 use common::{FakeServer, Reply};
 use serde_json::Value;
 use soketi_handler_kit::{Keyring, Verifier};
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
-    // Hermetic AWS environment: no profile, no instance metadata, no stray endpoint.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/soketi-lambda-test")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/soketi-lambda-test",
-        )
-        .env_remove("SOKETI_SECRET")
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
-        .env("AWS_SECRET_ACCESS_KEY", "cli-secret")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run soketi-lambda")
-}
-
-/// Runs the binary off the async runtime, so the loopback server keeps serving.
-async fn run_async(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("soketi-lambda-cli");
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    // Tests run in parallel threads of one process: every call gets its own file.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("{}-{n}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
-}
 
 fn verify_cmd(entry: &Vector, file: &Path) -> Command {
     let mut cmd = bin();
@@ -397,6 +344,8 @@ async fn failures_go_to_the_dead_letter_file_and_replay_resends_them_unchanged()
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
         .arg("--replay")
         .arg(&dead)
         .arg("--dead-letter")
@@ -497,9 +446,10 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
             .args(["--endpoint-url", &failing.url, "--max-attempts", "1"])
             .arg("--dead-letter")
             .arg(dead_letter);
+        cmd.arg("--app").arg(&app);
         match replay {
             Some(file) => cmd.arg("--replay").arg(file),
-            None => cmd.arg("--app").arg(&app).arg(EVENT),
+            None => cmd.arg(EVENT),
         };
         cmd
     };
@@ -519,10 +469,11 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let again = std::fs::read_to_string(&dead).expect("dead letters");
     assert_eq!(again.lines().count(), 1, "rewritten, not appended: {again}");
-    let body = |line: &str| -> Value {
-        serde_json::from_str::<Value>(line).expect("json")["body"].clone()
+    let payload = |line: &str| -> Value {
+        serde_json::from_str::<Value>(line).expect("json")["payload"].clone()
     };
-    assert_eq!(body(again.trim_end()), body(first.trim_end()));
+    assert!(payload(first.trim_end()).is_object());
+    assert_eq!(payload(again.trim_end()), payload(first.trim_end()));
     assert_eq!(failing.requests().len(), 2);
     // No temporary file is left next to it.
     let name = dead
@@ -646,28 +597,15 @@ fn exit_code_2_is_for_usage_and_configuration_errors_only() {
     assert_eq!(code(&out), 1, "{stderr}");
     assert!(stderr.contains("cannot read standard input"), "{stderr}");
 
-    // A dead-letter file with an unknown invocation type is a usage error naming the line.
-    let line = r#"{"app_id":"1","app_key":"k","webhook":0,"target":{"type":"lambda","function":"f","invocation_type":"Async","region":"eu-west-1","endpoint":null},"time_ms":1,"events":["cache_miss"],"headers":[["X-Pusher-Key","k"]],"payload":{"time_ms":1,"events":[{"name":"cache_miss","channel":"c"}]},"failure":{"kind":"Timeout","message":"m","status":null,"attempts":1}}"#;
-    let dead = tmp("unknown-mode.jsonl");
-    std::fs::write(&dead, format!("\n{line}\n")).expect("write");
-    let out = run(bin().arg("send").arg("--replay").arg(&dead));
+    // A dead-letter file that cannot be read is a usage error naming it.
+    let out = run(bin()
+        .arg("send")
+        .arg("--replay")
+        .arg("/nonexistent/soketi-lambda-dead.jsonl"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(
-        stderr.contains("line 2") && stderr.contains("unknown variant `Async`"),
+        stderr.contains("/nonexistent/soketi-lambda-dead.jsonl"),
         "{stderr}"
     );
-    // The same line with a known type is read (and fails to send for want of a server: 1).
-    std::fs::write(&dead, line.replace("Async", "Event")).expect("write");
-    let out = run(bin()
-        .args([
-            "send",
-            "--max-attempts",
-            "1",
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-        ])
-        .arg("--replay")
-        .arg(&dead));
-    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
 }
