@@ -609,3 +609,172 @@ fn exit_code_2_is_for_usage_and_configuration_errors_only() {
         "{stderr}"
     );
 }
+
+/// A failing send of EVENT for `app`, its dead letter written to a new file: (file, line).
+async fn one_dead_letter(app: &Path, endpoint: Option<&str>) -> (PathBuf, String) {
+    let failing = FakeServer::start(|_, _| Reply::ServerError).await;
+    let dead = tmp("one.jsonl");
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(app)
+        .args(["--max-attempts", "1", EVENT])
+        .arg("--dead-letter")
+        .arg(&dead);
+    if endpoint.is_none() {
+        cmd.args(["--endpoint-url", &failing.url]);
+    }
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&dead).expect("dead letters");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    (dead, text.trim_end().to_owned())
+}
+
+#[tokio::test]
+async fn a_dead_letter_line_that_cannot_be_read_is_skipped_reported_and_kept() {
+    let app = app_file(None);
+    let (dead, line) = one_dead_letter(&app, None).await;
+    let garbage = r#"{"v":2,"app_id":"1","headers":[["Authorization","Bearer t0k3n-garbage"]],"#;
+    std::fs::write(&dead, format!("{line}\n{garbage}\n{line}\n")).expect("write");
+
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
+        .arg("--replay")
+        .arg(&dead)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .args(["--endpoint-url", &server.url]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "a line was skipped: {stderr}");
+    assert!(stderr.contains("skipped line 2: "), "{stderr}");
+    assert!(!stderr.contains("t0k3n"), "{stderr}");
+    let report = stdout_json(&out);
+    assert_eq!(report["delivered"], 2, "the other lines are sent");
+    assert_eq!(report["skipped"][0]["line"], 2);
+    assert_eq!(report["ok"], false);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&dead).expect("dead letters"),
+        format!("{garbage}\n"),
+        "the unreadable line is kept, the letters sent are gone"
+    );
+}
+
+#[tokio::test]
+async fn resign_signs_again_with_the_current_secret_and_a_new_time() {
+    let app = app_file(None);
+    let (dead, _) = one_dead_letter(&app, None).await;
+    let rotated = tmp("rotated.json");
+    std::fs::write(
+        &rotated,
+        std::fs::read_to_string(&app)
+            .expect("app")
+            .replace("app1secret", "rotated-secret"),
+    )
+    .expect("write");
+    let replay = |resign: bool, server: &FakeServer| {
+        let mut cmd = bin();
+        cmd.arg("send")
+            .arg("--app")
+            .arg(&rotated)
+            .arg("--replay")
+            .arg(&dead)
+            .args(["--endpoint-url", &server.url, "--time-ms", "1800000000000"]);
+        if resign {
+            cmd.arg("--resign");
+        }
+        cmd
+    };
+    let verify = |secret: &str, body: &[u8]| {
+        Verifier::new(Keyring::new().app("app1key", secret))
+            .verify_lambda_body(body)
+            .map(|v| v.payload().time_ms())
+    };
+
+    let server = FakeServer::ok().await;
+    let out = run_async(replay(false, &server)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let kept = &server.requests()[0].body;
+    assert!(verify("rotated-secret", kept).is_err(), "the old signature");
+    assert!(verify("app1secret", kept).is_ok());
+
+    let server = FakeServer::ok().await;
+    let out = run_async(replay(true, &server)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let resigned = &server.requests()[0].body;
+    assert_eq!(
+        verify("rotated-secret", resigned).ok(),
+        Some(1_800_000_000_000)
+    );
+    assert_eq!(
+        stdout_json(&out)["deliveries"][0]["time_ms"],
+        1_800_000_000_000u64
+    );
+
+    let out = run(bin()
+        .arg("send")
+        .arg("--resign")
+        .arg("--app")
+        .arg(&rotated)
+        .arg(EVENT));
+    assert_eq!(code(&out), 2, "--resign needs --replay");
+}
+
+#[tokio::test]
+async fn replay_sends_no_configured_credential_to_an_endpoint_named_only_in_the_file() {
+    let configured = FakeServer::start(|_, _| Reply::ServerError).await;
+    let app = tmp("static-credentials.json");
+    std::fs::write(
+        &app,
+        format!(
+            r#"{{"id":"1","key":"app1key","secret":"app1secret","webhooks":[
+                {{"lambda_function":"my-function","event_types":["channel_occupied"],
+                  "lambda":{{"client_options":{{"region":"eu-west-1","endpoint":"{}",
+                  "credentials":{{"accessKeyId":"AKIDSTATIC","secretAccessKey":"static-secret"}}}}}}}}]}}"#,
+            configured.url
+        ),
+    )
+    .expect("write app");
+    let (dead, line) = one_dead_letter(&app, Some(&configured.url)).await;
+    let elsewhere = FakeServer::ok().await;
+    let edited = line.replace(&configured.url, &elsewhere.url);
+    assert_ne!(edited, line);
+    std::fs::write(&dead, format!("{edited}\n")).expect("write");
+    let replay = |allow: bool| {
+        let mut cmd = bin();
+        cmd.arg("send")
+            .arg("--app")
+            .arg(&app)
+            .arg("--replay")
+            .arg(&dead);
+        if allow {
+            cmd.arg("--unconfigured-targets");
+        }
+        cmd
+    };
+
+    let out = run_async(replay(false)).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(
+        stderr.contains("is not a webhook of the configuration")
+            && stderr.contains("--unconfigured-targets"),
+        "{stderr}"
+    );
+    assert!(elsewhere.requests().is_empty(), "nothing sent");
+
+    let out = run_async(replay(true)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let got = elsewhere.requests();
+    assert_eq!(got.len(), 1);
+    let auth = got[0].header("authorization").expect("signed");
+    assert!(
+        auth.contains("Credential=AKIDCLI/") && !auth.contains("AKIDSTATIC"),
+        "the default credentials, not the configured ones: {auth}"
+    );
+}

@@ -624,4 +624,188 @@ mod tests {
             Err(DeadLetterError::Event { index: 0, .. })
         ));
     }
+
+    fn line_of(app: &App, webhook: usize, time_ms: u64) -> (Request, String) {
+        let request = Request::build(
+            app,
+            webhook,
+            vec![Event::cache_miss("cache-a")],
+            time_ms,
+            &user_agent(1),
+        )
+        .expect("request");
+        let failure = Failure::new(
+            FailureKind::Connection,
+            "error sending request for url (https://bot:hunter2@hooks.example/in)",
+            None,
+            1,
+        );
+        let line = DeadLetter::from_report(&DeliveryReport::new(
+            request.clone(),
+            Outcome::Failed(failure),
+        ))
+        .expect("failed")
+        .to_json_line();
+        (request, line)
+    }
+
+    fn http_app(secret: &str) -> App {
+        App::new("1", "k", secret).webhook(
+            Webhook::http("https://bot:hunter2@hooks.example/in")
+                .header("Authorization", "Bearer t0k3n")
+                .header("X-Env", "prod")
+                .event_types([EventKind::CacheMiss]),
+        )
+    }
+
+    #[test]
+    fn credential_headers_and_url_passwords_are_not_stored_and_come_back_from_the_configuration() {
+        let app = http_app("s");
+        let (request, line) = line_of(&app, 0, 7);
+        for secret in ["hunter2", "t0k3n", "\"s\""] {
+            assert!(!line.contains(secret), "{secret} in {line}");
+        }
+        assert!(line.starts_with(r#"{"v":2,"#), "{line}");
+        assert!(line.contains(r#"["Authorization",null]"#), "{line}");
+        assert!(line.contains(r#"["X-Env","prod"]"#), "{line}");
+        assert!(line.contains("https://bot:***@hooks.example/in"), "{line}");
+        let letter = DeadLetter::from_json_line(&line).expect("reads");
+        assert!(!format!("{letter:?}").contains("hunter2"));
+        assert_eq!(
+            letter.to_request(std::slice::from_ref(&app), &Replay::new()),
+            Ok(request),
+            "the same request, byte for byte, headers and URL from the configuration"
+        );
+        // Without the configuration, the header and the password cannot be made up.
+        let anywhere = Replay::new().unconfigured_targets(true);
+        assert_eq!(
+            letter.to_request(&[], &anywhere).map_err(|e| e.kind()),
+            Err("MissingPassword")
+        );
+        let no_password = App::new("1", "k", "s").webhook(
+            Webhook::http("https://hooks.example/in")
+                .header("Authorization", "Bearer t0k3n")
+                .event_types([EventKind::CacheMiss]),
+        );
+        let (_, line) = line_of(&no_password, 0, 7);
+        let letter = DeadLetter::from_json_line(&line).expect("reads");
+        assert_eq!(
+            letter.to_request(&[], &anywhere).map_err(|e| e.kind()),
+            Err("MissingHeader")
+        );
+    }
+
+    #[test]
+    fn configured_credentials_never_go_to_a_target_named_only_in_the_file() {
+        use crate::config::StaticCredentials;
+        let app = App::new("1", "k", "s").webhook(
+            Webhook::lambda("f")
+                .region("eu-west-1")
+                .credentials(StaticCredentials::new("AKIDSTATIC", "static-secret", None))
+                .event_types([EventKind::CacheMiss]),
+        );
+        let (request, line) = line_of(&app, 0, 7);
+        let letter = DeadLetter::from_json_line(&line).expect("reads");
+        assert_eq!(
+            letter.to_request(std::slice::from_ref(&app), &Replay::new()),
+            Ok(request)
+        );
+        let apps = [app];
+        for (from, to) in [
+            (
+                r#""endpoint":null"#,
+                r#""endpoint":"https://attacker.example""#,
+            ),
+            (r#""function":"f""#, r#""function":"other""#),
+            (r#""region":"eu-west-1""#, r#""region":"us-east-1""#),
+            (r#""app_id":"1""#, r#""app_id":"2""#),
+            (r#""webhook":0"#, r#""webhook":1"#),
+        ] {
+            let edited = line.replace(from, to);
+            assert_ne!(edited, line, "{from}");
+            let letter = DeadLetter::from_json_line(&edited).expect("reads");
+            let error = letter
+                .to_request(&apps, &Replay::new())
+                .expect_err("not the configured webhook");
+            assert_eq!(error.kind(), "NotConfigured", "{to}");
+            assert!(
+                error.to_string().contains("--unconfigured-targets"),
+                "{error}"
+            );
+            // Allowed explicitly: sent where the file says, without the configured credentials.
+            let request = letter
+                .to_request(&apps, &Replay::new().unconfigured_targets(true))
+                .expect("allowed");
+            match &request.target {
+                Target::Lambda(l) => assert_eq!(l.credentials, None, "{to}"),
+                Target::Http(_) => panic!("a Lambda target"),
+            }
+        }
+    }
+
+    #[test]
+    fn resigning_uses_the_current_secret_and_a_new_time_and_keeps_the_events() {
+        use soketi_handler_kit::{Keyring, Verifier};
+        let before = http_app("old-secret");
+        let (request, line) = line_of(&before, 0, 7);
+        let rotated = [http_app("new-secret")];
+        let letter = DeadLetter::from_json_line(&line).expect("reads");
+
+        let kept = letter.to_request(&rotated, &Replay::new()).expect("kept");
+        assert_eq!(
+            kept.body, request.body,
+            "without --resign: the old signature"
+        );
+
+        let resigned = letter
+            .to_request(&rotated, &Replay::new().resign_at(1_800_000_000_000))
+            .expect("re-signed");
+        let verify = |secret: &str| {
+            Verifier::new(Keyring::new().app("k", secret)).verify_parts(
+                resigned.payload.as_bytes(),
+                resigned.header("X-Pusher-Key"),
+                resigned.header("X-Pusher-Signature"),
+            )
+        };
+        let verified = verify("new-secret").expect("signed with the current secret");
+        assert!(verify("old-secret").is_err());
+        assert_eq!(verified.payload().time_ms(), 1_800_000_000_000);
+        assert_eq!(resigned.time_ms, 1_800_000_000_000);
+        assert_eq!(resigned.events, request.events);
+        assert_eq!(resigned.header("Authorization"), Some("Bearer t0k3n"));
+        assert_eq!(
+            resigned.body, resigned.payload,
+            "HTTP: the body is the payload"
+        );
+        assert_eq!(
+            letter
+                .to_request(&[], &Replay::new().resign_at(1).unconfigured_targets(true))
+                .map_err(|e| e.kind()),
+            Err("MissingPassword")
+        );
+        let lambda = App::new("1", "k", "old").webhook(
+            Webhook::lambda("f")
+                .region("eu-west-1")
+                .event_types([EventKind::CacheMiss]),
+        );
+        let (_, line) = line_of(&lambda, 0, 7);
+        let letter = DeadLetter::from_json_line(&line).expect("reads");
+        assert_eq!(
+            letter
+                .to_request(&[], &Replay::new().resign_at(1).unconfigured_targets(true))
+                .map_err(|e| e.kind()),
+            Err("NoAppToSign")
+        );
+    }
+
+    #[test]
+    fn a_line_of_another_version_says_so() {
+        let (_, _, line) = letter(false);
+        let error = DeadLetter::from_json_line(&line.replace(r#"{"v":2,"#, r#"{"v":3,"#))
+            .expect_err("version 3");
+        assert!(matches!(error, DeadLetterError::Version(3)), "{error:?}");
+        assert!(error.to_string().contains("version 3"), "{error}");
+        let old = line.replace(r#"{"v":2,"#, "{");
+        assert!(DeadLetter::from_json_line(&old).is_ok(), "version 1");
+    }
 }

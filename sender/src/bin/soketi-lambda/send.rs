@@ -100,6 +100,11 @@ fn build_error(error: BuildError) -> CliError {
 
 pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     init_logs();
+    if args.replay.is_none() && (args.resign || args.unconfigured_targets) {
+        return Err(CliError::usage(
+            "--resign and --unconfigured-targets apply to --replay only",
+        ));
+    }
     let apps = match &args.app {
         Some(path) => apps_from_json(&read_text(path)?)
             .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
