@@ -105,6 +105,26 @@ pub fn text(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` with the contents of every double-quoted string left out (`"…"`) and cut to 300
+/// characters: for messages of a JSON reader, which quote the values they could not read
+/// (a header value, say).
+pub fn quoted(text: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '"' {
+            inside = !inside;
+            out.push_str(if inside { "\"…" } else { "\"" });
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "…";
+    }
+    out
+}
+
 /// Whether `url` holds a password (which [`url`] would hide).
 pub fn has_password(url: &str) -> bool {
     matches!(text(url), Cow::Owned(_))

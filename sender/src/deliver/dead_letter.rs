@@ -145,9 +145,10 @@ impl DeadLetterTarget {
 #[non_exhaustive]
 pub enum DeadLetterError {
     /// Not JSON, or a field is missing or has the wrong type or value (an unknown
-    /// `invocation_type`, say).
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
+    /// `invocation_type`, say). The JSON reader's message, without the values it quotes (see
+    /// [`redact::quoted`]).
+    #[error("{0}")]
+    Json(String),
     /// The line is not UTF-8.
     #[error("not UTF-8 text")]
     NotUtf8,
@@ -258,6 +259,12 @@ pub enum ReplayError {
         /// The app id.
         app_id: String,
     },
+}
+
+impl From<serde_json::Error> for DeadLetterError {
+    fn from(error: serde_json::Error) -> Self {
+        DeadLetterError::Json(redact::quoted(&error.to_string()))
+    }
 }
 
 impl ReplayError {

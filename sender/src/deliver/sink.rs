@@ -322,10 +322,9 @@ pub struct ReadError {
 }
 
 /// A line of dead letters that is not one. Its message names the line and says what is
-/// wrong, without quoting the line (double-quoted text from the JSON reader is left out, so
-/// that a header value cannot show through).
+/// wrong, without quoting the line.
 #[derive(Debug, thiserror::Error)]
-#[error("line {line}: {}", shown(source))]
+#[error("line {line}: {source}")]
 #[non_exhaustive]
 pub struct LineError {
     /// The 1-based line number.
@@ -333,25 +332,6 @@ pub struct LineError {
     /// What is wrong with it.
     #[source]
     pub source: DeadLetterError,
-}
-
-/// An error's message without double-quoted text, cut to 300 characters.
-fn shown(error: &DeadLetterError) -> String {
-    let text = error.to_string();
-    let mut out = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            out.push_str(if quoted { "\"…" } else { "\"" });
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    if out.chars().count() > 300 {
-        out = out.chars().take(300).collect::<String>() + "…";
-    }
-    out
 }
 
 /// A dead-letter file as read: the letters, the lines that are not letters, and the bytes
