@@ -31,7 +31,8 @@ pub struct SendArgs {
     /// honoured too, as by the AWS SDK, below a webhook's client_options.endpoint.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// Append every failed delivery to this JSON lines file.
+    /// Append every failed delivery to this JSON lines file (created with mode 0600; no
+    /// secret, URL password or credential header value is stored in it).
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
     /// Send again the failed deliveries of a dead-letter file (byte for byte), instead of
