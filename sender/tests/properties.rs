@@ -190,3 +190,41 @@ proptest! {
         prop_assert_eq!(read, written);
     }
 }
+
+/// The fuzzer's seeds (`fuzz/seeds/`) stay current: the dead-letter lines, written by the
+/// sender, read as letters of this version, and the apps files read (`errors*` as errors).
+#[test]
+fn the_fuzz_seeds_are_current() {
+    let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds");
+    let read = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(format!("{seeds}/{dir}"))
+            .expect("seeds")
+            .map(|e| {
+                let path = e.expect("entry").path();
+                let name = path
+                    .file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned();
+                (name, std::fs::read(&path).expect("seed"))
+            })
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{dir}");
+        files
+    };
+    for (name, bytes) in read("dead_letter_line") {
+        let file = parse_dead_letters(bytes);
+        assert!(file.skipped.is_empty(), "{name}: {:?}", file.skipped);
+        assert!(!file.letters.is_empty(), "{name}");
+    }
+    for (name, bytes) in read("sender_apps_file") {
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        let result = soketi_lambda_sender::config::apps_from_json(&text);
+        assert_eq!(
+            result.is_err(),
+            name.starts_with("errors"),
+            "{name}: {result:?}"
+        );
+    }
+}
