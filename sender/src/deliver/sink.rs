@@ -16,7 +16,8 @@
 //!   file and check that it is still the one at its path before writing, so none writes into
 //!   the replaced file. If the file no longer starts with the bytes the replay read (another
 //!   replay rewrote it), the new failures are appended instead: a letter may then be stored
-//!   twice, never lost.
+//!   twice, never lost. (A program that appends to the file without taking the lock is not
+//!   covered: its lines written during the rewrite may go to the replaced file.)
 //! - **Temporary files** have unpredictable names, are created with `create_new` (`O_EXCL`,
 //!   which never follows a symbolic link) next to the file, and are removed on failure.
 //!
