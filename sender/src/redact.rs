@@ -6,7 +6,8 @@
 //!   and is not a secret on its own.
 //! - The value of a credential header ([`is_credential_header`]: `Authorization`,
 //!   `Proxy-Authorization`, `Cookie`, `X-Api-Key`, any name with `auth`, `token`, `secret`,
-//!   `password`, `session`, `credential`, `cookie` or `api-key`/`apikey`/`api_key` in it) is
+//!   `passw`, `session`, `credential`, `cookie`, `private` or `api-key`/`apikey`/`api_key` in
+//!   it, ASCII case ignored) is
 //!   replaced by [`REDACTED`]. Dead letters do not store these values at all: they are taken
 //!   from the configuration again on replay.
 //!
