@@ -212,8 +212,15 @@ impl fmt::Debug for StaticCredentials {
     }
 }
 
-/// A Lambda webhook target.
-#[derive(Clone, Debug, PartialEq)]
+/// A Lambda webhook target. `Debug` hides the credentials and the endpoint's password.
+///
+/// ```
+/// use soketi_lambda_sender::config::LambdaTarget;
+/// let mut target = LambdaTarget::new("f");
+/// target.endpoint = Some("https://u:hunter2@lambda.example".into());
+/// assert!(!format!("{target:?}").contains("hunter2"));
+/// ```
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LambdaTarget {
     /// The function name or ARN.
@@ -228,6 +235,19 @@ pub struct LambdaTarget {
     pub endpoint: Option<String>,
     /// `lambda.client_options.credentials`; `None` means the AWS default credential chain.
     pub credentials: Option<StaticCredentials>,
+}
+
+impl fmt::Debug for LambdaTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaTarget")
+            .field("function", &self.function)
+            .field("mode", &self.mode)
+            .field("region", &self.region)
+            .field("region_source", &self.region_source)
+            .field("endpoint", &self.endpoint.as_deref().map(redact::url))
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl LambdaTarget {
