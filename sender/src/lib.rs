@@ -16,7 +16,9 @@
 //! - [`route`]: which events go to which webhook, batching and splitting (pure);
 //! - [`deliver`]: retry policy, transports, reports, dead letters;
 //! - [`Sender`]: all of it together; [`Queue`] batches in the background;
-//! - [`input`]: events from JSON text, as `JSON.stringify` would print them.
+//! - [`input`]: events from JSON text, as `JSON.stringify` would print them;
+//! - [`redact`]: the one rule for what is never printed or stored (URL passwords, credential
+//!   headers).
 //!
 //! # Example
 //!
@@ -63,6 +65,7 @@ pub mod config;
 pub mod deliver;
 pub mod input;
 mod queue;
+pub mod redact;
 pub mod route;
 mod sender;
 

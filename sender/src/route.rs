@@ -28,6 +28,7 @@
 //! assert_eq!(plan.unrouted, [Event::channel_occupied("public-b")]);
 //! ```
 
+use std::fmt;
 use std::time::Duration;
 
 use soketi_handler_kit::wire::headers::{X_PUSHER_SIGNATURE, user_agent};
@@ -35,6 +36,7 @@ use soketi_handler_kit::wire::write_lambda_body;
 use soketi_handler_kit::wire::{Event, Payload, SignedPayload};
 
 use crate::config::{App, InvocationMode, Target};
+use crate::redact;
 
 /// Lambda's request size limit for `RequestResponse` invocations: 6 MB.
 pub const LAMBDA_REQUEST_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
@@ -105,8 +107,10 @@ impl Limits {
 /// One signed request for one webhook: everything needed to send it, or to send it again
 /// later (the body is final; resending it needs no secret).
 ///
-/// `Debug` shows no secret (the target's credentials are redacted).
-#[derive(Clone, Debug, PartialEq)]
+/// `Debug` shows no secret: the target's credentials, its URL's password and the values of
+/// credential headers are hidden (see [`redact`](crate::redact)), and the body (a Lambda
+/// envelope holds the headers) is shown by its length only.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Request {
     /// The app's id.
@@ -130,6 +134,22 @@ pub struct Request {
     /// The exact bytes sent: the Lambda envelope `{"payload":…,"headers":…}`, or for HTTP the
     /// payload itself.
     pub body: String,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("app_id", &self.app_id)
+            .field("app_key", &self.app_key)
+            .field("webhook", &self.webhook)
+            .field("target", &self.target)
+            .field("time_ms", &self.time_ms)
+            .field("events", &self.events)
+            .field("payload", &self.payload)
+            .field("headers", &redact::Headers(&self.headers))
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Request {

@@ -13,7 +13,7 @@ use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::{App, InvocationMode, Target};
 use soketi_lambda_sender::deliver::{
-    DeadLetter, DeliveryReport, FailureKind, MAX_RESPONSE_BYTES, Outcome, RetryPolicy,
+    DeadLetter, DeliveryReport, FailureKind, MAX_RESPONSE_BYTES, Outcome, Replay, RetryPolicy,
 };
 use soketi_lambda_sender::route::{BatchLimits, Limits};
 use soketi_lambda_sender::{QueueConfig, QueueError, QueueReport, RegionFallback, Sender};
@@ -237,7 +237,8 @@ async fn permanent_failures_are_reported_with_their_request() {
         );
         let again = DeadLetter::from_json_line(&line)
             .expect("line")
-            .to_request(sender.apps());
+            .to_request(sender.apps(), &Replay::new())
+            .expect("its webhook is configured");
         assert_eq!(again.body, failed.request.body);
         assert_eq!(again.target, failed.request.target);
     }

@@ -22,14 +22,14 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{FakeServer, Recorded, Reply};
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event, EventKind};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::{App, Filter, StaticCredentials, Webhook};
-use soketi_lambda_sender::deliver::{DeadLetter, DeliveryReport, RetryPolicy};
+use soketi_lambda_sender::deliver::{DeadLetter, DeliveryReport, Replay, RetryPolicy};
 use soketi_lambda_sender::route::BatchLimits;
 use soketi_lambda_sender::{QueueConfig, QueueReport, Sender};
 
@@ -233,7 +233,9 @@ struct Tally {
     reported_requests: AtomicUsize,
     reported_by_kind: Mutex<BTreeMap<&'static str, usize>>,
     verifier: Verifier,
-    apps: Vec<App>,
+    /// The sender's configuration, set once the server's address is known: a dead letter must
+    /// replay to the configured webhook it names.
+    apps: OnceLock<Vec<App>>,
 }
 
 impl Tally {
@@ -261,7 +263,7 @@ impl Tally {
             reported_requests: AtomicUsize::new(0),
             reported_by_kind: Mutex::new(BTreeMap::new()),
             verifier: Verifier::new(keyring).max_events(10_000),
-            apps,
+            apps: OnceLock::new(),
         }
     }
 
@@ -343,9 +345,16 @@ impl Tally {
             return;
         };
         let line = letter.to_json_line();
-        let request = match DeadLetter::from_json_line(&line) {
-            Ok(letter) => letter.to_request(&self.apps),
+        let letter = match DeadLetter::from_json_line(&line) {
+            Ok(letter) => letter,
             Err(e) => return self.corrupt(format!("a dead letter that does not read back: {e}")),
+        };
+        let Some(apps) = self.apps.get() else {
+            return self.corrupt("a failure reported before the sender was built".to_owned());
+        };
+        let request = match letter.to_request(apps, &Replay::new()) {
+            Ok(request) => request,
+            Err(e) => return self.corrupt(format!("a dead letter that cannot be replayed: {e}")),
         };
         let Some(app) = (0..APPS).find(|a| a.to_string() == request.app_id) else {
             return self.corrupt(format!("a dead letter of unknown app {}", request.app_id));
@@ -471,6 +480,7 @@ async fn fault_soak_every_event_is_delivered_or_dead_lettered() {
     };
     let server = FakeServer::observed(script, move |r| observer.received(r)).await;
     let sender = soak_sender(&server, &tally).await;
+    let _ = tally.apps.set(sender.apps().to_vec());
     // Every 250 ms: (elapsed, events handed to the sender so far, pairs delivered so far, live
     // heap bytes). Allocated up front.
     let handed = Arc::new(AtomicUsize::new(0));

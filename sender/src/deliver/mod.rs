@@ -22,9 +22,12 @@
 //! - `policy`: the [`RetryPolicy`];
 //! - `report`: [`DeliveryReport`], [`Report`], [`Failure`] and its [`FailureKind`];
 //! - `transport`: the retry loop, and the Lambda and HTTP transports (one file each);
-//! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line;
-//! - `sink`: dead-letter files — [`DeadLetterSink`] appends (or atomically replaces, for a
-//!   replay), [`read_dead_letters`] reads them back.
+//! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line (no secret in
+//!   it), and how it is sent again ([`Replay`]: to configured webhooks only, optionally
+//!   re-signed);
+//! - `sink`: dead-letter files — [`DeadLetterSink`] appends whole lines under a lock (or
+//!   rewrites the file a replay read, keeping what was appended meanwhile),
+//!   [`read_dead_letters`] reads them back, skipping and reporting lines that are not letters.
 
 mod dead_letter;
 mod policy;
@@ -32,13 +35,16 @@ mod report;
 mod sink;
 mod transport;
 
-pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterTarget};
+pub use dead_letter::{
+    DEAD_LETTER_VERSION, DeadLetter, DeadLetterError, DeadLetterTarget, Replay, ReplayError,
+};
 pub use policy::RetryPolicy;
 pub(crate) use report::truncate_text;
 pub use report::{
     Delivered, DeliveryReport, Failure, FailureKind, MAX_RESPONSE_BYTES, Outcome, Report,
 };
 pub use sink::{
-    DeadLetterSink, LineError, ReadError, StoreError, parse_dead_letters, read_dead_letters,
+    DeadLetterFile, DeadLetterSink, LineError, ReadError, StoreError, parse_dead_letters,
+    read_dead_letters,
 };
 pub(crate) use transport::Transport;

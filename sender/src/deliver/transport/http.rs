@@ -30,7 +30,10 @@ impl HttpTransport {
     /// body are read.
     pub(crate) async fn attempt(&self, target: &HttpTarget, request: &Request) -> Attempt {
         debug_assert!(matches!(request.target, Target::Http(_)));
-        let mut builder = self.client.post(&target.url).body(request.body.clone());
+        let mut builder = self
+            .client
+            .post(target.url.as_str())
+            .body(request.body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
