@@ -79,13 +79,17 @@ mod kind;
 mod router;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(feature = "secret-source")]
+pub mod secrets;
 pub mod testing;
 mod untrusted;
 mod verify;
 pub mod wire;
 
 pub use config::{
-    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
+    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_IDEMPOTENCY_TABLE, ENV_IDEMPOTENCY_TTL_SECONDS,
+    ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET, ENV_SECRET_ARN,
+    ENV_SECRET_MISMATCH_REFRESH_SECONDS, ENV_SECRET_PARAMETER, ENV_SECRET_REFRESH_SECONDS,
 };
 pub use error::{BoxError, Error};
 pub use keyring::{Keyring, SingleSecret};

@@ -50,7 +50,8 @@ impl Webhooks {
     ) -> Result<Summary, Error> {
         let verified = self
             .verifier()
-            .verify_lambda_body(body)
+            .verify_refreshing(|verifier| verifier.verify_lambda_body(body))
+            .await
             .inspect_err(|e| log_rejection(e, invocation.request_id))?;
         self.run(verified, invocation).await
     }
@@ -65,7 +66,8 @@ impl Webhooks {
     ) -> Result<Summary, Error> {
         let verified = self
             .verifier()
-            .verify_http(body, headers)
+            .verify_refreshing(|verifier| verifier.verify_http(body, headers))
+            .await
             .inspect_err(|e| log_rejection(e, request_id))?;
         self.dispatch(verified, request_id).await
     }

@@ -143,6 +143,28 @@ impl Webhooks {
         Verifier::from_env().map(Webhooks::new)
     }
 
+    /// Like [`Webhooks::from_env`], and reads the app secret from a secret store when
+    /// `SOKETI_SECRET_ARN` or `SOKETI_SECRET_PARAMETER` is set (features `secrets-manager`,
+    /// `ssm`; see [`Verifier::from_env_async`]). With the feature `idempotency-dynamodb` and
+    /// `SOKETI_IDEMPOTENCY_TABLE` set, each event's callbacks run once per payload (see
+    /// [`Webhooks::idempotent`]). What `main` calls before [`run`](crate::run):
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), soketi_handler_kit::Error> {
+    /// let webhooks = soketi_handler_kit::Webhooks::from_env_async().await?;
+    /// soketi_handler_kit::run(webhooks).await
+    /// # }
+    /// ```
+    pub async fn from_env_async() -> Result<Self, ConfigError> {
+        let webhooks = Webhooks::new(Verifier::from_env_async().await?);
+        #[cfg(feature = "idempotency-dynamodb")]
+        let webhooks = match crate::idempotency::DynamoDbStore::from_env().await? {
+            Some((store, ttl)) => webhooks.idempotent(store).idempotency_ttl(ttl),
+            None => webhooks,
+        };
+        Ok(webhooks)
+    }
+
     /// The verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
