@@ -74,6 +74,8 @@ mod config;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "idempotency")]
+pub mod idempotency;
 mod keyring;
 mod kind;
 mod router;
