@@ -220,7 +220,7 @@ impl Verifier {
     /// or `SOKETI_SECRET_PARAMETER` (feature `ssm`) the secret is read from that store now,
     /// with the AWS configuration of the environment (region, credentials, endpoint), then kept
     /// current as `SOKETI_SECRET_REFRESH_SECONDS` and `SOKETI_SECRET_MISMATCH_REFRESH_SECONDS`
-    /// say (see [`secrets`](crate::secrets)). A secret that cannot be read fails here, with a
+    /// say (see the `secrets` module). A secret that cannot be read fails here, with a
     /// message naming it and what to grant or fix.
     ///
     /// ```no_run

@@ -84,7 +84,7 @@ impl Verifier {
         self
     }
 
-    /// The keyring. With a secret source ([`Verifier::from_source`]), the one read at start:
+    /// The keyring. With a secret source (`Verifier::from_source`), the one read at start:
     /// [`Verifier::current_keyring`] is the one in use now.
     pub fn keyring(&self) -> &Keyring {
         &self.keyring

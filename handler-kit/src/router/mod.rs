@@ -156,7 +156,7 @@ impl Webhooks {
     /// `SOKETI_SECRET_ARN` or `SOKETI_SECRET_PARAMETER` is set (features `secrets-manager`,
     /// `ssm`; see [`Verifier::from_env_async`]). With the feature `idempotency-dynamodb` and
     /// `SOKETI_IDEMPOTENCY_TABLE` set, each event's callbacks run once per payload (see
-    /// [`Webhooks::idempotent`]). What `main` calls before [`run`](crate::run):
+    /// `Webhooks::idempotent`). What `main` calls before [`run`](crate::run):
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), soketi_handler_kit::Error> {

@@ -55,7 +55,7 @@ impl Summary {
     }
 
     /// How many events were not run because they had been handled already: the same payload
-    /// delivered again, with [`Webhooks::idempotent`](crate::Webhooks::idempotent) on.
+    /// delivered again, with `Webhooks::idempotent` (feature `idempotency`) on.
     pub fn skipped(&self) -> usize {
         self.skipped
     }
