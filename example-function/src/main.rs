@@ -1,7 +1,10 @@
 //! A soketi webhook Lambda function: the Rust counterpart of the handler in soketi's docs.
 //!
-//! Configure with `SOKETI_SECRET` (and `SOKETI_APP_KEY` to require that app's key), or
-//! `SOKETI_APPS` for several apps. Every webhook is verified before any callback runs.
+//! Configure with `SOKETI_SECRET_ARN` (a Secrets Manager secret: the recommended setup) or
+//! `SOKETI_SECRET_PARAMETER` (an SSM SecureString), or `SOKETI_SECRET`; `SOKETI_APP_KEY` to
+//! require that app's key, or `SOKETI_APPS` (or a JSON secret) for several apps. With
+//! `SOKETI_IDEMPOTENCY_TABLE`, each event's callbacks run once however often the payload is
+//! delivered. Every webhook is verified before any callback runs.
 //!
 //! Both transports reach the same callbacks: soketi's `lambda_function` webhooks (the Lambda
 //! envelope) and HTTP webhooks — soketi's `url` webhooks, Pusher Channels — through a Function
@@ -51,7 +54,8 @@ fn webhooks(base: Webhooks) -> Webhooks {
 #[tokio::main]
 async fn main() -> Result<(), soketi_handler_kit::Error> {
     soketi_handler_kit::init_tracing();
-    let webhooks = webhooks(Webhooks::from_env()?);
+    // Reads the secret store and the idempotency table when the environment names them.
+    let webhooks = webhooks(Webhooks::from_env_async().await?);
     soketi_handler_kit::run(webhooks).await
 }
 

@@ -133,6 +133,24 @@ impl Keyring {
         Ok(keyring)
     }
 
+    /// This keyring and the secrets of `previous` (the version a rotation replaced): both
+    /// verify. A previous keyring of the other mode (single secret versus apps) is left out.
+    #[cfg(feature = "secrets-manager")]
+    pub(crate) fn with_previous(mut self, previous: Keyring) -> Keyring {
+        if self.is_single_secret() != previous.is_single_secret() {
+            tracing::warn!(
+                "the previous secret is in another format (a plain secret versus a JSON map of \
+                 apps) than the current one: only the current one is accepted"
+            );
+            return self;
+        }
+        self.any_key.extend(previous.any_key);
+        for (key, secrets) in previous.apps {
+            self.apps.entry(key).or_default().extend(secrets);
+        }
+        self
+    }
+
     pub(crate) fn secrets_for(&self, key: Option<&str>) -> Result<&[Secret], Rejection> {
         if self.apps.is_empty() {
             return Ok(&self.any_key);

@@ -66,6 +66,22 @@
 //!   Channels — arriving through a Lambda Function URL, API Gateway (REST and HTTP APIs) or an
 //!   Application Load Balancer, with [`run`] then serving both transports; see the [`http`]
 //!   module for statuses, the maximum body size, and mounting in `lambda_http` or axum apps.
+//! - `secret-source`: the app secret from a `secrets::SecretSource`, read at start (an
+//!   unreadable secret fails the start), cached, re-read when old and, at most once per
+//!   interval, when a signature does not match (`Verifier::from_source`). No AWS dependency.
+//! - `secrets-manager` (implies `secret-source`): the secret from AWS Secrets Manager
+//!   (`SOKETI_SECRET_ARN`), `AWSCURRENT` and `AWSPREVIOUS` both verifying; read by
+//!   [`Webhooks::from_env_async`].
+//! - `ssm` (implies `secret-source`): the secret from an SSM SecureString
+//!   (`SOKETI_SECRET_PARAMETER`), read decrypted.
+//! - `idempotency`: `Webhooks::idempotent`, callbacks that run once per event of a payload
+//!   (see the `idempotency` module: claims, leases, fail-closed store errors), with an
+//!   in-memory store.
+//! - `idempotency-dynamodb` (implies `idempotency`): the DynamoDB store
+//!   (`SOKETI_IDEMPOTENCY_TABLE`, read by [`Webhooks::from_env_async`]).
+//!
+//! These four are off by default; a function without them compiles none of their code or
+//! dependencies, and its verification path is unchanged.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -74,18 +90,24 @@ mod config;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "idempotency")]
+pub mod idempotency;
 mod keyring;
 mod kind;
 mod router;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(feature = "secret-source")]
+pub mod secrets;
 pub mod testing;
 mod untrusted;
 mod verify;
 pub mod wire;
 
 pub use config::{
-    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
+    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_IDEMPOTENCY_TABLE, ENV_IDEMPOTENCY_TTL_SECONDS,
+    ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET, ENV_SECRET_ARN,
+    ENV_SECRET_MISMATCH_REFRESH_SECONDS, ENV_SECRET_PARAMETER, ENV_SECRET_REFRESH_SECONDS,
 };
 pub use error::{BoxError, Error};
 pub use keyring::{Keyring, SingleSecret};

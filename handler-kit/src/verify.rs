@@ -26,6 +26,9 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 #[derive(Clone)]
 pub struct Verifier {
     keyring: Keyring,
+    /// A keyring kept current from a secret store, used instead of `keyring` when set.
+    #[cfg(feature = "secret-source")]
+    live: Option<Arc<crate::secrets::LiveKeyring>>,
     max_age: Option<Duration>,
     max_clock_skew: Duration,
     max_events: usize,
@@ -41,6 +44,8 @@ impl Verifier {
     pub fn new(keyring: impl Into<Keyring>) -> Self {
         Verifier {
             keyring: keyring.into(),
+            #[cfg(feature = "secret-source")]
+            live: None,
             max_age: None,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             max_events: DEFAULT_MAX_EVENTS,
@@ -79,9 +84,84 @@ impl Verifier {
         self
     }
 
-    /// The keyring.
+    /// The keyring. With a secret source (`Verifier::from_source`), the one read at start:
+    /// [`Verifier::current_keyring`] is the one in use now.
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
+    }
+
+    /// The keyring in use now: the last one read from the secret source, if there is one.
+    pub fn current_keyring(&self) -> Arc<Keyring> {
+        #[cfg(feature = "secret-source")]
+        if let Some(live) = &self.live {
+            return live.snapshot();
+        }
+        Arc::new(self.keyring.clone())
+    }
+
+    /// A verifier whose keyring comes from `source` (feature `secret-source`): read now — a
+    /// source that cannot be read fails here — then read again as `policy` says, and when a
+    /// signature does not match (see [`secrets`](crate::secrets)). The re-reads happen in the
+    /// async entry points ([`Webhooks::handle`](crate::Webhooks::handle), `handle_http`,
+    /// [`run`](crate::run)); the synchronous `verify_*` methods use the keyring read last.
+    ///
+    /// ```
+    /// use soketi_handler_kit::{Keyring, Verifier};
+    /// use soketi_handler_kit::secrets::{FetchFuture, RefreshPolicy, SecretSource};
+    ///
+    /// struct Fixed;
+    /// impl SecretSource for Fixed {
+    ///     fn fetch(&self) -> FetchFuture<'_> {
+    ///         Box::pin(async { Ok(Keyring::new().app("app1key", "app1secret")) })
+    ///     }
+    ///     fn describe(&self) -> String {
+    ///         "a fixed secret".into()
+    ///     }
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let verifier = Verifier::from_source(Fixed, RefreshPolicy::new()).await?;
+    /// assert_eq!(verifier.current_keyring().app_keys().collect::<Vec<_>>(), ["app1key"]);
+    /// # Ok::<(), soketi_handler_kit::secrets::SecretError>(())
+    /// # }).unwrap();
+    /// ```
+    #[cfg(feature = "secret-source")]
+    pub async fn from_source(
+        source: impl crate::secrets::SecretSource,
+        policy: crate::secrets::RefreshPolicy,
+    ) -> Result<Verifier, crate::secrets::SecretError> {
+        Verifier::from_boxed_source(Box::new(source), policy).await
+    }
+
+    #[cfg(feature = "secret-source")]
+    pub(crate) async fn from_boxed_source(
+        source: Box<dyn crate::secrets::SecretSource>,
+        policy: crate::secrets::RefreshPolicy,
+    ) -> Result<Verifier, crate::secrets::SecretError> {
+        let live = crate::secrets::LiveKeyring::start(source, policy).await?;
+        let mut verifier = Verifier::new(Keyring::clone(&live.snapshot()));
+        verifier.live = Some(Arc::new(live));
+        Ok(verifier)
+    }
+
+    /// Runs `verify`, with a secret source re-reading the keyring first when it is old, and
+    /// once more after a mismatch when the policy allows (then `verify` runs again).
+    pub(crate) async fn verify_refreshing<'a>(
+        &self,
+        verify: impl Fn(&Verifier) -> Result<Verified<'a>, Rejection>,
+    ) -> Result<Verified<'a>, Rejection> {
+        #[cfg(feature = "secret-source")]
+        if let Some(live) = &self.live {
+            live.refresh_if_old().await;
+            let first = verify(self);
+            if let Err(Rejection::InvalidSignature { .. } | Rejection::UnknownAppKey { .. }) =
+                &first
+                && live.refresh_on_mismatch().await
+            {
+                return verify(self);
+            }
+            return first;
+        }
+        verify(self)
     }
 
     /// Verifies a Lambda invocation body: one pass over the bytes locates the payload, the
@@ -102,17 +182,17 @@ impl Verifier {
     pub fn verify_lambda_body<'a>(&self, body: &'a [u8]) -> Result<Verified<'a>, Rejection> {
         let envelope = Envelope::parse_with_limit(body, self.max_events)?;
         let headers = envelope.headers();
-        let app_key = self.check_signature(envelope.payload_json().as_bytes(), &headers)?;
+        let checked = self.check_signature(envelope.payload_json().as_bytes(), &headers)?;
         let (text, span, outline) = envelope.into_payload();
-        self.accept(app_key, text, span, outline)
+        self.accept(checked, text, span, outline)
     }
 
     /// Verifies a parsed invocation envelope.
     pub fn verify_envelope<'a>(&self, envelope: &Envelope<'a>) -> Result<Verified<'a>, Rejection> {
-        let app_key =
+        let checked =
             self.check_signature(envelope.payload_json().as_bytes(), &envelope.headers())?;
         let (text, span, outline) = envelope.payload_outline();
-        self.accept(app_key, text, span, outline)
+        self.accept(checked, text, span, outline)
     }
 
     /// Verifies an HTTP webhook: the whole body is the payload, the headers are the request's.
@@ -122,9 +202,9 @@ impl Verifier {
         body: &'a [u8],
         headers: &Headers<'_>,
     ) -> Result<Verified<'a>, Rejection> {
-        let app_key = self.check_signature(body, headers)?;
+        let checked = self.check_signature(body, headers)?;
         let (text, outline) = self.scan_payload(body)?;
-        self.accept(app_key, text, Span::whole(text), outline)
+        self.accept(checked, text, Span::whole(text), outline)
     }
 
     /// Verifies payload bytes given the `X-Pusher-Key` and `X-Pusher-Signature` values.
@@ -136,9 +216,9 @@ impl Verifier {
         key: Option<&str>,
         signature: Option<&str>,
     ) -> Result<Verified<'a>, Rejection> {
-        self.check_parts(payload, key, signature)?;
+        let checked = self.check_parts(payload, key, signature)?;
         let (text, outline) = self.scan_payload(payload)?;
-        self.accept(key.map(str::to_owned), text, Span::whole(text), outline)
+        self.accept(checked, text, Span::whole(text), outline)
     }
 
     fn scan_payload<'a>(&self, payload: &'a [u8]) -> Result<(&'a str, PayloadOutline), Rejection> {
@@ -147,16 +227,11 @@ impl Verifier {
         Ok((text, outline))
     }
 
-    /// Reads the two headers and checks the HMAC; returns the app key.
-    fn check_signature(
-        &self,
-        payload: &[u8],
-        headers: &Headers<'_>,
-    ) -> Result<Option<String>, Rejection> {
+    /// Reads the two headers and checks the HMAC.
+    fn check_signature(&self, payload: &[u8], headers: &Headers<'_>) -> Result<Checked, Rejection> {
         let signature = headers.get(X_PUSHER_SIGNATURE)?;
         let key = headers.get(X_PUSHER_KEY)?;
-        self.check_parts(payload, key.as_deref(), signature.as_deref())?;
-        Ok(key.map(|k| k.into_owned()))
+        self.check_parts(payload, key.as_deref(), signature.as_deref())
     }
 
     fn check_parts(
@@ -164,16 +239,26 @@ impl Verifier {
         payload: &[u8],
         key: Option<&str>,
         signature: Option<&str>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<Checked, Rejection> {
         let signature = signature.ok_or(Rejection::MissingSignature)?;
         let signature = Signature::from_hex(signature)?;
-        let secrets = self.keyring.secrets_for(key)?;
+        #[cfg(feature = "secret-source")]
+        let live = self.live.as_ref().map(|live| live.current());
+        #[cfg(feature = "secret-source")]
+        let keyring: &Keyring = live.as_deref().map_or(&self.keyring, |k| &**k);
+        #[cfg(not(feature = "secret-source"))]
+        let keyring = &self.keyring;
+        let secrets = keyring.secrets_for(key)?;
         // Every secret is tried, so the time taken does not say which one matched.
         let valid = secrets.iter().fold(false, |ok, secret| {
             secret.verifies(payload, &signature) | ok
         });
         if valid {
-            Ok(())
+            Ok(Checked {
+                claimed_key: key.map(str::to_owned),
+                single_secret: keyring.is_single_secret(),
+                signature,
+            })
         } else {
             Err(Rejection::InvalidSignature {
                 key: key.map(str::to_owned),
@@ -186,7 +271,7 @@ impl Verifier {
     /// signature was checked with that app's secrets).
     fn accept<'a>(
         &self,
-        claimed_key: Option<String>,
+        checked: Checked,
         text: &'a str,
         span: Span,
         outline: PayloadOutline,
@@ -208,7 +293,12 @@ impl Verifier {
                 });
             }
         }
-        let app_key = if self.keyring.is_single_secret() {
+        let Checked {
+            claimed_key,
+            single_secret,
+            signature,
+        } = checked;
+        let app_key = if single_secret {
             None
         } else {
             claimed_key.clone()
@@ -216,15 +306,31 @@ impl Verifier {
         Ok(Verified {
             app_key,
             claimed_key,
+            signature,
             payload,
         })
     }
+}
+
+/// What a signature check found: the claimed key, whether the keyring it was checked with is
+/// in single-secret mode (then the key proves nothing), and the signature.
+struct Checked {
+    claimed_key: Option<String>,
+    single_secret: bool,
+    signature: Signature,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("keyring", &self.keyring)
+            .field("secret_source", &{
+                #[cfg(feature = "secret-source")]
+                let source = self.live.as_deref();
+                #[cfg(not(feature = "secret-source"))]
+                let source: Option<()> = None;
+                source
+            })
             .field("max_age", &self.max_age)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("max_events", &self.max_events)
@@ -237,6 +343,7 @@ impl fmt::Debug for Verifier {
 pub struct Verified<'a> {
     app_key: Option<String>,
     claimed_key: Option<String>,
+    signature: Signature,
     payload: ReceivedPayload<'a>,
 }
 
@@ -251,6 +358,12 @@ impl<'a> Verified<'a> {
     /// covered by anything (the signature covers the payload only), so treat it as a hint.
     pub fn claimed_app_key(&self) -> Option<&str> {
         self.claimed_key.as_deref()
+    }
+
+    /// The `X-Pusher-Signature` that verified: it identifies these exact payload bytes (signed
+    /// with that secret), which is what idempotency records are keyed on.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
     }
 
     /// The payload.

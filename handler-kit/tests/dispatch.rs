@@ -252,6 +252,31 @@ fn configuration_from_the_environment() {
         empty_secret.to_string().contains("app `a`"),
         "{empty_secret}"
     );
+    // A secret store is read by from_env_async; the sync constructors say so, or name the
+    // missing feature; a store conflicts with the secret variables and with the other store.
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s";
+    let store = error(&[("SOKETI_SECRET_ARN", arn)]);
+    assert_eq!(store.source_name(), "SOKETI_SECRET_ARN");
+    let expected = if cfg!(feature = "secrets-manager") {
+        "from_env_async"
+    } else {
+        "feature `secrets-manager`"
+    };
+    assert!(store.to_string().contains(expected), "{store}");
+    let param = error(&[("SOKETI_SECRET_PARAMETER", "/soketi/secret")]);
+    assert_eq!(param.source_name(), "SOKETI_SECRET_PARAMETER");
+    let conflict = error(&[("SOKETI_SECRET_ARN", arn), ("SOKETI_SECRET", "s")]);
+    assert!(
+        conflict
+            .to_string()
+            .contains("either SOKETI_SECRET_ARN or SOKETI_SECRET"),
+        "{conflict}"
+    );
+    let two_stores = error(&[
+        ("SOKETI_SECRET_ARN", arn),
+        ("SOKETI_SECRET_PARAMETER", "/soketi/secret"),
+    ]);
+    assert!(two_stores.to_string().contains("not both"), "{two_stores}");
     let bad_age = error(&[("SOKETI_SECRET", "s"), ("SOKETI_MAX_AGE_SECONDS", "soon")]);
     assert_eq!(bad_age.source_name(), "SOKETI_MAX_AGE_SECONDS");
     // Debug output never shows a secret.

@@ -17,6 +17,8 @@
 //! - [`deliver`]: retry policy, transports, reports, dead letters;
 //! - [`Sender`]: all of it together; [`Queue`] batches in the background;
 //! - [`input`]: events from JSON text, as `JSON.stringify` would print them;
+//! - [`redact`]: the one rule for what is never printed or stored (URL passwords, credential
+//!   headers).
 //! - [`jobs`]: soketi's webhook queue (`queue.driver: "sqs"`): its jobs verified and
 //!   delivered ([`Sender::deliver_job`]), a batch of queue messages with FIFO order per message
 //!   group and partial failures ([`Sender::deliver_jobs`]);
@@ -76,12 +78,13 @@ pub mod deliver;
 pub mod input;
 pub mod jobs;
 mod queue;
+pub mod redact;
 pub mod route;
 mod sender;
 #[cfg(feature = "worker")]
 pub mod worker;
 
-pub use queue::{Queue, QueueConfig, QueueError};
+pub use queue::{Queue, QueueConfig, QueueError, QueueReport};
 pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};
 
 /// The README's examples, compiled as doc tests so that they stay true.

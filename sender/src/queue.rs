@@ -1,5 +1,5 @@
 //! The background queue: events pushed one by one, batched per app, delivered by a worker
-//! task, reports collected until the next flush.
+//! task; counts and failures (bounded) kept until the next flush.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::deliver::Report;
+use crate::deliver::{DeliveryReport, Failure, FailureKind, Outcome, Report};
 use crate::route::{Batch, BatchLimits};
 use crate::sender::{Sender, UnknownApp};
 
@@ -24,6 +24,12 @@ pub struct QueueConfig {
     /// Batches being delivered at once (default 4). With 1, batches of an app reach each
     /// webhook in order.
     pub max_in_flight: usize,
+    /// Failed requests kept (with their signed bodies) for the next [`Queue::flush`]
+    /// (default 1,000). Beyond it, each further failure goes at once to the sender's
+    /// [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler (by default an ERROR log
+    /// line) and is counted in [`QueueReport::failures_handed_off`]: the queue's memory stays
+    /// bounded and no failure is dropped unrecorded.
+    pub max_failures_kept: usize,
 }
 
 impl Default for QueueConfig {
@@ -32,6 +38,7 @@ impl Default for QueueConfig {
             capacity: 1024,
             batch: BatchLimits::default(),
             max_in_flight: 4,
+            max_failures_kept: 1000,
         }
     }
 }
@@ -53,6 +60,63 @@ impl QueueConfig {
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self
+    }
+
+    /// Sets how many failed requests are kept until the next flush (0: every failure goes to
+    /// the `on_unclaimed` handler at once).
+    pub fn max_failures_kept(mut self, n: usize) -> Self {
+        self.max_failures_kept = n;
+        self
+    }
+}
+
+/// What a [`Queue`] did since the previous flush: counts of what was delivered (delivered
+/// requests are not kept: their bodies and responses are dropped once counted), and the failed
+/// requests, whole and signed, up to [`QueueConfig::max_failures_kept`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct QueueReport {
+    /// Requests delivered.
+    pub delivered_requests: usize,
+    /// Events in the requests delivered (an event sent to two webhooks counts twice).
+    pub delivered_events: usize,
+    /// Requests that failed, kept or handed off.
+    pub failed_requests: usize,
+    /// Events in the requests that failed.
+    pub failed_events: usize,
+    /// Events no webhook wanted (nothing was sent for them).
+    pub unrouted_events: usize,
+    /// The failed requests kept, oldest first (at most `max_failures_kept`).
+    pub failures: Vec<DeliveryReport>,
+    /// Failures not kept here, handed to the sender's `on_unclaimed` handler instead.
+    pub failures_handed_off: usize,
+}
+
+impl QueueReport {
+    /// Whether nothing failed.
+    pub fn is_success(&self) -> bool {
+        self.failed_requests == 0
+    }
+
+    /// Counts the deliveries of `report` and keeps its failures, the ones beyond `max_kept`
+    /// going to `overflow`.
+    fn add(&mut self, report: Report, max_kept: usize, overflow: &dyn Fn(DeliveryReport)) {
+        self.unrouted_events += report.unrouted.len();
+        for delivery in report.deliveries {
+            if delivery.is_delivered() {
+                self.delivered_requests += 1;
+                self.delivered_events += delivery.request.events.len();
+                continue;
+            }
+            self.failed_requests += 1;
+            self.failed_events += delivery.request.events.len();
+            if self.failures.len() < max_kept {
+                self.failures.push(delivery);
+            } else {
+                self.failures_handed_off += 1;
+                overflow(delivery);
+            }
+        }
     }
 }
 
@@ -78,14 +142,20 @@ pub enum QueueError {
 /// A bounded queue of events, batched per app and delivered in the background.
 ///
 /// [`push`](Queue::push) waits while the queue is full (backpressure);
-/// [`flush`](Queue::flush) sends what is batched and returns the reports of everything
-/// delivered or failed since the previous flush; [`shutdown`](Queue::shutdown) does the same
-/// and stops. Dropping the queue without shutting it down still sends what is batched, but
-/// the reports then only reach the logs.
+/// [`flush`](Queue::flush) sends what is batched and returns a [`QueueReport`] of everything
+/// delivered or failed since the previous flush (counts, and the failures up to
+/// [`QueueConfig::max_failures_kept`]); [`shutdown`](Queue::shutdown) does the same and stops.
+///
+/// **Dropped without `shutdown`**, the queue still sends what it has batched (its worker
+/// drains it in the background) and hands the failures no one will flush to the sender's
+/// [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler. If the runtime stops first
+/// (the end of `main`), nothing more can be sent: the events still batched or waiting, and the
+/// requests in flight, go to that handler as [`FailureKind::Cancelled`] requests, whole and
+/// signed. Call `shutdown().await` before the runtime ends to have them delivered instead.
 #[derive(Debug)]
 pub struct Queue {
     tx: mpsc::Sender<(usize, Event)>,
-    control: mpsc::UnboundedSender<oneshot::Sender<Report>>,
+    control: mpsc::UnboundedSender<oneshot::Sender<QueueReport>>,
     sender: Sender,
     handle: tokio::task::JoinHandle<()>,
 }
@@ -101,9 +171,12 @@ impl Queue {
             batches: HashMap::new(),
             in_flight: JoinSet::new(),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
-            report: Report::default(),
+            report: QueueReport::default(),
+            rx,
+            control: control_rx,
+            finished: false,
         };
-        let handle = tokio::spawn(worker.run(rx, control_rx));
+        let handle = tokio::spawn(worker.run());
         Queue {
             tx,
             control,
@@ -111,6 +184,7 @@ impl Queue {
             handle,
         }
     }
+
     fn index(&self, app: &str) -> Result<usize, UnknownApp> {
         self.sender
             .app_index(app)
@@ -135,17 +209,17 @@ impl Queue {
         })
     }
 
-    /// Sends every batch now, waits for every delivery in flight, and returns the reports since
-    /// the previous flush. Fails with [`QueueError::Stopped`] if the worker is gone (its
+    /// Sends every batch now, waits for every delivery in flight, and returns what happened
+    /// since the previous flush. Fails with [`QueueError::Stopped`] if the worker is gone (its
     /// batched events could not be accounted for; the logs say why).
-    pub async fn flush(&self) -> Result<Report, QueueError> {
+    pub async fn flush(&self) -> Result<QueueReport, QueueError> {
         let (reply, answer) = oneshot::channel();
         self.control.send(reply).map_err(|_| QueueError::Stopped)?;
         answer.await.map_err(|_| QueueError::Stopped)
     }
 
     /// Flushes, then stops the worker.
-    pub async fn shutdown(self) -> Result<Report, QueueError> {
+    pub async fn shutdown(self) -> Result<QueueReport, QueueError> {
         let report = self.flush().await;
         drop(self.tx);
         drop(self.control);
@@ -167,36 +241,45 @@ struct Worker {
     batches: HashMap<usize, AppBatch>,
     in_flight: JoinSet<Report>,
     permits: Arc<Semaphore>,
-    report: Report,
+    report: QueueReport,
+    rx: mpsc::Receiver<(usize, Event)>,
+    control: mpsc::UnboundedReceiver<oneshot::Sender<QueueReport>>,
+    /// Set when the worker ends on its own (the queue was dropped or shut down and everything
+    /// was sent); a worker dropped before (its runtime stopped) hands over what it held.
+    finished: bool,
 }
 
 impl Worker {
-    async fn run(
-        mut self,
-        mut rx: mpsc::Receiver<(usize, Event)>,
-        mut control: mpsc::UnboundedReceiver<oneshot::Sender<Report>>,
-    ) {
+    async fn run(mut self) {
         loop {
             let deadline = self.batches.values().map(|b| b.deadline).min();
             tokio::select! {
-                received = rx.recv() => match received {
+                received = self.rx.recv() => match received {
                     Some((app, event)) => self.add(app, event).await,
                     None => {
                         self.drain().await;
-                        log_unclaimed(&self.report);
+                        // Dropped without shutdown (or shut down after a flush): what is left
+                        // unclaimed goes to the handler.
+                        let report = std::mem::take(&mut self.report);
+                        for failed in report.failures {
+                            (self.sender.unclaimed())(failed);
+                        }
+                        self.finished = true;
                         return;
                     }
                 },
-                Some(reply) = control.recv() => {
+                Some(reply) = self.control.recv() => {
                     // Everything pushed before the flush was asked for is in the channel.
-                    while let Ok((app, event)) = rx.try_recv() {
+                    while let Ok((app, event)) = self.rx.try_recv() {
                         self.add(app, event).await;
                     }
                     self.drain().await;
                     let report = std::mem::take(&mut self.report);
-                    // The caller may have stopped waiting: then the logs are the record.
+                    // The caller may have stopped waiting: then the handler gets the failures.
                     if let Err(report) = reply.send(report) {
-                        log_unclaimed(&report);
+                        for failed in report.failures {
+                            (self.sender.unclaimed())(failed);
+                        }
                     }
                 }
                 () = sleep_until(deadline) => self.send_expired().await,
@@ -239,6 +322,13 @@ impl Worker {
         if events.is_empty() {
             return;
         }
+        // From here until the deliveries start, the events are in a guard that hands them over
+        // if they are dropped (the runtime stopping while this waits for a permit).
+        let mut pending = PendingBatch {
+            sender: self.sender.clone(),
+            app,
+            events,
+        };
         // Waiting for a permit holds the worker, so the channel fills and `push` waits:
         // backpressure reaches the producer instead of memory growing. Finished deliveries
         // release their permits on their own.
@@ -248,10 +338,14 @@ impl Worker {
             .acquire_owned()
             .await
             .expect("the queue's own semaphore is never closed");
-        let sender = self.sender.clone();
         self.in_flight.spawn(async move {
+            let events = std::mem::take(&mut pending.events);
+            let sender = pending.sender.clone();
             let time_ms = sender.now_ms();
             let plan = sender.plan_index(app, time_ms, &events);
+            drop(events);
+            // Dropped from here on (the runtime stopping), `send_plan` hands over the requests
+            // it has not reported.
             let report = sender.send_plan(plan).await;
             drop(permit);
             report
@@ -260,7 +354,11 @@ impl Worker {
 
     fn collect(&mut self, done: Result<Report, tokio::task::JoinError>) {
         match done {
-            Ok(report) => self.report.extend(report),
+            Ok(report) => {
+                let unclaimed = Arc::clone(self.sender.unclaimed());
+                self.report
+                    .add(report, self.config.max_failures_kept, &*unclaimed);
+            }
             Err(e) => tracing::error!("a batch delivery task failed: {e}"),
         }
     }
@@ -276,22 +374,73 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // The runtime stopped under the worker: nothing more can be sent. Hand over the
+        // failures no flush will return, the batched events and those still in the channel.
+        // (Requests in flight are handed over by their own deliveries, dropped with
+        // `in_flight`.)
+        let unclaimed = Arc::clone(self.sender.unclaimed());
+        for failed in std::mem::take(&mut self.report.failures) {
+            unclaimed(failed);
+        }
+        let mut left: HashMap<usize, Vec<Event>> = HashMap::new();
+        for (app, mut entry) in self.batches.drain() {
+            left.entry(app).or_default().extend(entry.batch.take());
+        }
+        while let Ok((app, event)) = self.rx.try_recv() {
+            left.entry(app).or_default().push(event);
+        }
+        for (app, events) in left {
+            hand_over_cancelled(&self.sender, app, events);
+        }
+    }
+}
+
+/// Events of a batch not yet handed to the sender.
+struct PendingBatch {
+    sender: Sender,
+    app: usize,
+    events: Vec<Event>,
+}
+
+impl Drop for PendingBatch {
+    fn drop(&mut self) {
+        let events = std::mem::take(&mut self.events);
+        if !events.is_empty() {
+            hand_over_cancelled(&self.sender, self.app, events);
+        }
+    }
+}
+
+/// Gives the requests for `events` of app number `app` to the `on_unclaimed` handler as
+/// cancelled (never sent).
+fn hand_over_cancelled(sender: &Sender, app: usize, events: Vec<Event>) {
+    let plan = sender.plan_index(app, sender.now_ms(), &events);
+    let count = events.len();
+    tracing::error!(
+        events = count,
+        "the queue stopped with its runtime before sending {count} event(s): their requests \
+         go to the on_unclaimed handler"
+    );
+    for request in plan.requests {
+        let failure = Failure::new(
+            FailureKind::Cancelled,
+            "the queue's runtime stopped before this request was sent",
+            None,
+            0,
+        );
+        (sender.unclaimed())(DeliveryReport::new(request, Outcome::Failed(failure)));
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-fn log_unclaimed(report: &Report) {
-    for failed in report.failures() {
-        tracing::error!(
-            app = %failed.request.app_id, webhook = failed.request.webhook,
-            target = %failed.request.target.describe(),
-            body = %failed.request.body,
-            "webhook delivery failed and no one flushed the queue to claim the report: {:?}",
-            failed.failure()
-        );
     }
 }
 

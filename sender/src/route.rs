@@ -28,21 +28,29 @@
 //! assert_eq!(plan.unrouted, [Event::channel_occupied("public-b")]);
 //! ```
 
+use std::fmt;
 use std::time::Duration;
 
-use soketi_handler_kit::wire::headers::user_agent;
+use soketi_handler_kit::wire::headers::{X_PUSHER_SIGNATURE, user_agent};
 use soketi_handler_kit::wire::write_lambda_body;
 use soketi_handler_kit::wire::{Event, Payload, SignedPayload};
 
 use crate::config::{App, InvocationMode, Target};
+use crate::redact;
 
 /// Lambda's request size limit for `RequestResponse` invocations: 6 MB.
 pub const LAMBDA_REQUEST_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 /// Lambda's request size limit for `Event` (asynchronous) invocations: 1 MB.
 pub const LAMBDA_EVENT_LIMIT: usize = 1024 * 1024;
 
+/// The default limit for HTTP webhook bodies: 6 MB, what a Lambda Function URL or an API
+/// Gateway in front of a function can take.
+pub const HTTP_DEFAULT_LIMIT: usize = 6 * 1024 * 1024;
+
 /// The largest request body each transport may carry. Requests are split to stay within them;
 /// a single event too large for any request is reported as failed, never sent or dropped.
+/// Limits are checked before sending; an endpoint that still answers 413 (or Lambda's
+/// `RequestTooLargeException`) gets the request again in two halves (see [`split_request`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -50,7 +58,8 @@ pub struct Limits {
     pub request_response_bytes: usize,
     /// `Event` Lambda invocations (default [`LAMBDA_EVENT_LIMIT`]).
     pub event_bytes: usize,
-    /// HTTP webhook bodies (default: no limit, as soketi).
+    /// HTTP webhook bodies (default [`HTTP_DEFAULT_LIMIT`]; soketi has none). Lower it for a
+    /// server with a smaller limit (nginx's default `client_max_body_size` is 1 MiB).
     pub http_bytes: usize,
 }
 
@@ -59,7 +68,7 @@ impl Default for Limits {
         Limits {
             request_response_bytes: LAMBDA_REQUEST_RESPONSE_LIMIT,
             event_bytes: LAMBDA_EVENT_LIMIT,
-            http_bytes: usize::MAX,
+            http_bytes: HTTP_DEFAULT_LIMIT,
         }
     }
 }
@@ -98,8 +107,10 @@ impl Limits {
 /// One signed request for one webhook: everything needed to send it, or to send it again
 /// later (the body is final; resending it needs no secret).
 ///
-/// `Debug` shows no secret (the target's credentials are redacted).
-#[derive(Clone, Debug, PartialEq)]
+/// `Debug` shows no secret: the target's credentials, its URL's password and the values of
+/// credential headers are hidden (see [`redact`](crate::redact)), and the body (a Lambda
+/// envelope holds the headers) is shown by its length only.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Request {
     /// The app's id.
@@ -123,6 +134,22 @@ pub struct Request {
     /// The exact bytes sent: the Lambda envelope `{"payload":…,"headers":…}`, or for HTTP the
     /// payload itself.
     pub body: String,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("app_id", &self.app_id)
+            .field("app_key", &self.app_key)
+            .field("webhook", &self.webhook)
+            .field("target", &self.target)
+            .field("time_ms", &self.time_ms)
+            .field("events", &self.events)
+            .field("payload", &self.payload)
+            .field("headers", &redact::Headers(&self.headers))
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Request {
@@ -224,6 +251,64 @@ impl Request {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The two halves of a request the endpoint refused as too large, each signed again with
+/// `app`'s secret (same target, `time_ms` and headers; a new signature): the first half of
+/// the events, then the rest. `None` when the request holds fewer than two events, or when
+/// `app` is not the app it was signed for (its secret is needed).
+///
+/// ```
+/// use soketi_handler_kit::wire::{headers::user_agent, Event, EventKind};
+/// use soketi_handler_kit::{Keyring, Verifier};
+/// use soketi_lambda_sender::config::{App, Webhook};
+/// use soketi_lambda_sender::route::{split_request, Request};
+/// let app = App::new("1", "app1key", "app1secret")
+///     .webhook(Webhook::lambda("f").region("us-east-1").event_types([EventKind::ChannelOccupied]));
+/// let events: Vec<Event> = (0..3).map(|i| Event::channel_occupied(format!("c{i}"))).collect();
+/// let whole = Request::build(&app, 0, events.clone(), 7, &user_agent(1)).unwrap();
+/// let (a, b) = split_request(&app, &whole).unwrap();
+/// assert_eq!((a.events.len(), b.events.len()), (1, 2));
+/// let verifier = Verifier::new(Keyring::new().app("app1key", "app1secret"));
+/// for half in [&a, &b] {
+///     verifier.verify_lambda_body(half.body.as_bytes()).unwrap();
+/// }
+/// assert!(split_request(&app, &a).is_none()); // one event: nothing to split
+/// ```
+pub fn split_request(app: &App, request: &Request) -> Option<(Request, Request)> {
+    if request.events.len() < 2 || app.id != request.app_id || app.key != request.app_key {
+        return None;
+    }
+    let middle = request.events.len() / 2;
+    let half = |events: &[Event]| {
+        let signed = Payload::new(request.time_ms, events.to_vec()).sign(&app.key, &app.secret);
+        let signature = signed.signature().to_string();
+        let headers = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                if name.eq_ignore_ascii_case(X_PUSHER_SIGNATURE) {
+                    (name.clone(), signature.clone())
+                } else {
+                    (name.clone(), value.clone())
+                }
+            })
+            .collect();
+        Request::from_parts(
+            &request.app_id,
+            &request.app_key,
+            request.webhook,
+            request.target.clone(),
+            request.time_ms,
+            events.to_vec(),
+            signed.json().to_owned(),
+            headers,
+        )
+    };
+    Some((
+        half(&request.events[..middle]),
+        half(&request.events[middle..]),
+    ))
 }
 
 /// The requests for one batch of one app's events.
@@ -495,6 +580,27 @@ mod tests {
             let sent: Vec<Event> = mine.iter().flat_map(|r| r.events.clone()).collect();
             assert_eq!(sent, events);
         }
+    }
+
+    #[test]
+    fn http_webhooks_have_a_size_limit_and_are_split_under_it() {
+        let hook = Webhook::http("http://127.0.0.1:1/").event_types(all_kinds());
+        let app = App::new("1", "k", "s").webhook(hook.clone());
+        assert_eq!(
+            Limits::default().for_target(&hook.target),
+            HTTP_DEFAULT_LIMIT,
+            "no longer unlimited"
+        );
+        let events: Vec<Event> = (0..30).map(|i| chat("private-c", 40 + i)).collect();
+        let plan = plan(&app, 1, 1, &events, &Limits::default().http_bytes(600));
+        assert!(plan.requests.len() > 3);
+        assert!(plan.requests.iter().all(|r| r.body.len() <= 600));
+        let sent: Vec<Event> = plan
+            .requests
+            .iter()
+            .flat_map(|r| r.events.clone())
+            .collect();
+        assert_eq!(sent, events);
     }
 
     #[test]

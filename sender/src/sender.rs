@@ -1,10 +1,11 @@
 //! The sender: apps in, reports out. Batching in the background is the [`Queue`]'s job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
 use soketi_handler_kit::wire::{Event, now_ms};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::{App, ConfigError, ConfigErrorKind, RegionSource, Target};
@@ -12,9 +13,22 @@ use crate::deliver::{
     DeliveryReport, Failure, FailureKind, Outcome, Report, RetryPolicy, Transport,
 };
 use crate::queue::{Queue, QueueConfig};
-use crate::route::{Limits, Plan, Request, plan};
+use crate::route::{Limits, Plan, Request, plan, split_request};
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub(crate) type Unclaimed = Arc<dyn Fn(DeliveryReport) + Send + Sync>;
+
+/// The default [`SenderBuilder::on_unclaimed`] handler: an ERROR log line per failed request,
+/// naming its target, its event count and its signed payload (not its headers).
+fn log_unclaimed(failed: DeliveryReport) {
+    tracing::error!(
+        app = %failed.request.app_id, webhook = failed.request.webhook,
+        target = %failed.request.target.describe(), events = failed.request.events.len(),
+        payload = %failed.request.payload,
+        "webhook delivery failed and no caller will receive its report: {:?}",
+        failed.failure()
+    );
+}
 
 /// Where the region of a Lambda webhook that names none comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,6 +53,7 @@ pub struct SenderBuilder {
     process_id: u32,
     clock: Clock,
     region_fallback: RegionFallback,
+    unclaimed: Unclaimed,
 }
 
 impl fmt::Debug for SenderBuilder {
@@ -102,6 +117,43 @@ impl SenderBuilder {
     /// region chain, consulted once, when building).
     pub fn region_fallback(mut self, fallback: RegionFallback) -> Self {
         self.region_fallback = fallback;
+        self
+    }
+
+    /// Where the failures go that no caller will receive (default: an ERROR log line each,
+    /// with the target, the event count and the signed payload):
+    ///
+    /// - the requests of a [`Sender::send`] (or `send_at`, `send_plan`, `deliver_all`) whose
+    ///   future was dropped before they were answered — a timeout around the call, say. The
+    ///   send stops (its retries are aborted) and each request not yet reported comes here,
+    ///   whole and signed, as [`FailureKind::Cancelled`] (it may or may not have reached its
+    ///   target), or with its failure if it had already failed;
+    /// - the failures of a [`Queue`] dropped without [`Queue::shutdown`], and those beyond
+    ///   [`QueueConfig::max_failures_kept`];
+    /// - the batched events of a `Queue` whose runtime shut down, as `Cancelled` requests.
+    ///
+    /// Store them (a dead-letter file, see [`DeadLetter`](crate::deliver::DeadLetter)) to send
+    /// them again. The handler runs where the work stopped (possibly inside a `Drop`): keep it
+    /// short and non-blocking, and do not panic in it.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use soketi_lambda_sender::deliver::DeadLetter;
+    /// use soketi_lambda_sender::Sender;
+    /// let lines = Arc::new(Mutex::new(Vec::new()));
+    /// let kept = lines.clone();
+    /// let builder = Sender::builder().on_unclaimed(move |failed| {
+    ///     if let Some(letter) = DeadLetter::from_report(&failed) {
+    ///         kept.lock().unwrap().push(letter.to_json_line());
+    ///     }
+    /// });
+    /// # let _ = (builder, lines);
+    /// ```
+    pub fn on_unclaimed(
+        mut self,
+        handler: impl Fn(DeliveryReport) + Send + Sync + 'static,
+    ) -> Self {
+        self.unclaimed = Arc::new(handler);
         self
     }
 
@@ -170,6 +222,7 @@ impl SenderBuilder {
                 limits: self.limits,
                 process_id: self.process_id,
                 clock: self.clock,
+                unclaimed: self.unclaimed,
             }),
         })
     }
@@ -212,6 +265,7 @@ struct Inner {
     limits: Limits,
     process_id: u32,
     clock: Clock,
+    unclaimed: Unclaimed,
 }
 
 /// Delivers soketi webhooks for a set of apps. Cheap to clone; share it freely.
@@ -259,6 +313,7 @@ impl Sender {
             process_id: std::process::id(),
             clock: Arc::new(now_ms),
             region_fallback: RegionFallback::default(),
+            unclaimed: Arc::new(log_unclaimed),
         }
     }
 
@@ -305,6 +360,12 @@ impl Sender {
 
     /// Sends `events` of app `app` (id or key) now, as one batch stamped with the clock: each
     /// webhook gets its own events. Returns when every request is delivered or has failed.
+    ///
+    /// **Cancellation**: dropping the returned future (a timeout around it, a `select!`)
+    /// stops the send — retries and waits are aborted, nothing more is sent — and hands every
+    /// request not reported yet to the [`on_unclaimed`](SenderBuilder::on_unclaimed) handler,
+    /// as [`FailureKind::Cancelled`] (it may have reached its target: sending it again may
+    /// deliver it twice). No event is dropped without a report.
     pub async fn send(&self, app: &str, events: Vec<Event>) -> Result<Report, UnknownApp> {
         self.send_at(app, self.now_ms(), events).await
     }
@@ -328,53 +389,114 @@ impl Sender {
         }
     }
 
-    /// Delivers one request under the retry policy.
-    pub async fn deliver(&self, request: Request) -> DeliveryReport {
-        self.inner.transport.deliver(request).await
+    /// Delivers one request under the retry policy. If the endpoint refuses it as too large
+    /// (413, `RequestTooLargeException`) and it holds several events of one of this sender's
+    /// apps, it is split in two halves, each signed again ([`split_request`]) and delivered the
+    /// same way, down to single events: one report per request finally sent (or failed), in
+    /// event order.
+    pub async fn deliver(&self, request: Request) -> Vec<DeliveryReport> {
+        let mut reports = Vec::new();
+        let mut todo = VecDeque::from([request]);
+        while let Some(request) = todo.pop_front() {
+            let report = self.deliver_guarded(request).await;
+            match self.halves_of_refused(&report) {
+                Some((first, second)) => {
+                    tracing::debug!(
+                        target = %report.request.target.describe(),
+                        events = report.request.events.len(),
+                        "the endpoint refused the request as too large: sending it in two halves"
+                    );
+                    todo.push_front(second);
+                    todo.push_front(first);
+                }
+                None => reports.push(report),
+            }
+        }
+        reports
+    }
+
+    /// The halves of a request refused as too large by its endpoint, if it can be split.
+    fn halves_of_refused(&self, report: &DeliveryReport) -> Option<(Request, Request)> {
+        let failure = report.failure()?;
+        if failure.kind != FailureKind::TooLarge || failure.attempts == 0 {
+            return None; // not sent (over the configured limit): the plan already split it
+        }
+        let app = self.app(&report.request.app_id)?;
+        split_request(app, &report.request)
     }
 
     /// Delivers requests: those for the same webhook one after the other, in order; different
-    /// webhooks at the same time. Reports come back in the order of `requests`.
+    /// webhooks at the same time. Reports come back in the order of `requests` (a request
+    /// split because the endpoint found it too large gives several, in event order).
+    ///
+    /// Dropping the future stops the deliveries and hands what was not reported to the
+    /// [`on_unclaimed`](SenderBuilder::on_unclaimed) handler (see [`Sender::send`]).
     pub async fn deliver_all(&self, requests: Vec<Request>) -> Vec<DeliveryReport> {
         // (app id, webhook index) -> its requests with their positions, in first-seen order.
         type Group = ((String, usize), Vec<(usize, Request)>);
         let mut groups: Vec<Group> = Vec::new();
+        let count = requests.len();
+        let mut claim = Claim {
+            pending: Vec::with_capacity(count),
+            results: Vec::new(),
+            rx: None,
+            tasks: JoinSet::new(),
+            unclaimed: Arc::clone(&self.inner.unclaimed),
+        };
         for (position, request) in requests.into_iter().enumerate() {
+            claim.pending.push(Some(request.clone()));
             let key = (request.app_id.clone(), request.webhook);
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, group)) => group.push((position, request)),
                 None => groups.push((key, vec![(position, request)])),
             }
         }
-        let mut tasks = JoinSet::new();
+        let (tx, rx) = mpsc::unbounded_channel();
+        claim.rx = Some(rx);
+        claim.results = (0..count).map(|_| Vec::new()).collect();
         for (_, group) in groups {
             let sender = self.clone();
-            tasks.spawn(async move {
-                let mut done = Vec::with_capacity(group.len());
+            let tx = tx.clone();
+            claim.tasks.spawn(async move {
                 for (position, request) in group {
-                    done.push((position, sender.deliver_guarded(request).await));
+                    let reports = sender.deliver(request).await;
+                    // The receiver is gone only if the send was dropped, and then its guard has
+                    // reported this request as cancelled.
+                    let _ = tx.send((position, reports));
                 }
-                done
             });
         }
-        let mut reports: Vec<(usize, DeliveryReport)> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(done) => reports.extend(done),
+        drop(tx);
+        let mut outstanding = count;
+        while outstanding > 0 {
+            let Some(rx) = claim.rx.as_mut() else { break };
+            match rx.recv().await {
+                Some((position, reports)) => {
+                    claim.pending[position] = None;
+                    claim.results[position] = reports;
+                    outstanding -= 1;
+                }
                 // Each delivery is guarded, so a group task only ends early if the runtime
-                // is shutting down: say so loudly.
-                Err(e) => tracing::error!("a delivery task was cancelled: {e}"),
+                // is shutting down: the requests it did not report are failed, not dropped.
+                None => break,
             }
         }
-        reports.sort_by_key(|(position, _)| *position);
-        reports.into_iter().map(|(_, r)| r).collect()
+        claim.finish()
     }
 
     /// Delivers `request` in a task of its own, so that even a bug that panics inside the
     /// transport ends as a failed delivery with its request in the report, never a lost one.
     async fn deliver_guarded(&self, request: Request) -> DeliveryReport {
         let sender = self.clone();
-        guarded(request, |copy| async move { sender.deliver(copy).await }).await
+        guarded(request, |copy| async move {
+            sender.inner.transport.deliver(copy).await
+        })
+        .await
+    }
+
+    /// The handler of reports no caller receives.
+    pub(crate) fn unclaimed(&self) -> &Unclaimed {
+        &self.inner.unclaimed
     }
 
     /// Starts a background queue that batches events per app (see [`QueueConfig`]) and
@@ -391,7 +513,9 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: std::future::Future<Output = DeliveryReport> + Send + 'static,
 {
-    match tokio::spawn(deliver(request.clone())).await {
+    // Aborted if this future is dropped: a cancelled send stops its retries.
+    let mut task = AbortOnDrop(tokio::spawn(deliver(request.clone())));
+    match (&mut task.0).await {
         Ok(report) => report,
         Err(e) => {
             tracing::error!("a delivery task failed: {e}");
@@ -402,6 +526,84 @@ where
                 0,
             );
             DeliveryReport::new(request, Outcome::Failed(failure))
+        }
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The requests of a `deliver_all` and what became of them. Dropped before `finish` (the
+/// send's future was dropped), it aborts the deliveries and hands every request not reported
+/// to the `on_unclaimed` handler.
+struct Claim {
+    /// The requests not reported yet, by position.
+    pending: Vec<Option<Request>>,
+    results: Vec<Vec<DeliveryReport>>,
+    rx: Option<mpsc::UnboundedReceiver<(usize, Vec<DeliveryReport>)>>,
+    tasks: JoinSet<()>,
+    unclaimed: Unclaimed,
+}
+
+impl Claim {
+    /// The reports in order; a request without one (its task ended early) is a failure.
+    fn finish(mut self) -> Vec<DeliveryReport> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut results = std::mem::take(&mut self.results);
+        for (position, request) in pending.into_iter().enumerate() {
+            if let Some(request) = request {
+                tracing::error!("a delivery task ended without a report");
+                let failure = Failure::new(
+                    FailureKind::Internal,
+                    "the delivery task ended without a report (the runtime is shutting down?); \
+                     the request may not have been sent",
+                    None,
+                    0,
+                );
+                results[position] = vec![DeliveryReport::new(request, Outcome::Failed(failure))];
+            }
+        }
+        results.into_iter().flatten().collect()
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // Reports received but never returned (the send was dropped while waiting for the
+        // others): their failures are handed over too.
+        for report in self.results.drain(..).flatten() {
+            if !report.is_delivered() {
+                (self.unclaimed)(report);
+            }
+        }
+        if self.pending.iter().all(Option::is_none) {
+            return;
+        }
+        self.tasks.abort_all();
+        // Reports that arrived but were not read yet: failures are handed over as they are.
+        if let Some(rx) = self.rx.as_mut() {
+            while let Ok((position, reports)) = rx.try_recv() {
+                self.pending[position] = None;
+                for report in reports.into_iter().filter(|r| !r.is_delivered()) {
+                    (self.unclaimed)(report);
+                }
+            }
+        }
+        for request in self.pending.iter_mut().filter_map(Option::take) {
+            let failure = Failure::new(
+                FailureKind::Cancelled,
+                "the send was cancelled before this request was answered; it may or may not \
+                 have reached its target",
+                None,
+                0,
+            );
+            (self.unclaimed)(DeliveryReport::new(request, Outcome::Failed(failure)));
         }
     }
 }

@@ -1,71 +1,18 @@
 //! The `soketi-lambda` binary: verify on every recorded request, sign, send, dead letters.
 
+#[path = "common/cli.rs"]
+mod cli_support;
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use cli_support::{bin, code, run, run_async, stdout_json, tmp};
+
 use common::vectors::{self, Vector};
 use common::{FakeServer, Reply};
 use serde_json::Value;
 use soketi_handler_kit::{Keyring, Verifier};
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
-    // Hermetic AWS environment: no profile, no instance metadata, no stray endpoint.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/soketi-lambda-test")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/soketi-lambda-test",
-        )
-        .env_remove("SOKETI_SECRET")
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
-        .env("AWS_SECRET_ACCESS_KEY", "cli-secret")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run soketi-lambda")
-}
-
-/// Runs the binary off the async runtime, so the loopback server keeps serving.
-async fn run_async(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("soketi-lambda-cli");
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    // Tests run in parallel threads of one process: every call gets its own file.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("{}-{n}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
-}
 
 fn verify_cmd(entry: &Vector, file: &Path) -> Command {
     let mut cmd = bin();
@@ -397,6 +344,8 @@ async fn failures_go_to_the_dead_letter_file_and_replay_resends_them_unchanged()
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
         .arg("--replay")
         .arg(&dead)
         .arg("--dead-letter")
@@ -497,9 +446,10 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
             .args(["--endpoint-url", &failing.url, "--max-attempts", "1"])
             .arg("--dead-letter")
             .arg(dead_letter);
+        cmd.arg("--app").arg(&app);
         match replay {
             Some(file) => cmd.arg("--replay").arg(file),
-            None => cmd.arg("--app").arg(&app).arg(EVENT),
+            None => cmd.arg(EVENT),
         };
         cmd
     };
@@ -519,10 +469,11 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let again = std::fs::read_to_string(&dead).expect("dead letters");
     assert_eq!(again.lines().count(), 1, "rewritten, not appended: {again}");
-    let body = |line: &str| -> Value {
-        serde_json::from_str::<Value>(line).expect("json")["body"].clone()
+    let payload = |line: &str| -> Value {
+        serde_json::from_str::<Value>(line).expect("json")["payload"].clone()
     };
-    assert_eq!(body(again.trim_end()), body(first.trim_end()));
+    assert!(payload(first.trim_end()).is_object());
+    assert_eq!(payload(again.trim_end()), payload(first.trim_end()));
     assert_eq!(failing.requests().len(), 2);
     // No temporary file is left next to it.
     let name = dead
@@ -646,30 +597,186 @@ fn exit_code_2_is_for_usage_and_configuration_errors_only() {
     assert_eq!(code(&out), 1, "{stderr}");
     assert!(stderr.contains("cannot read standard input"), "{stderr}");
 
-    // A dead-letter file with an unknown invocation type is a usage error naming the line.
-    let line = r#"{"app_id":"1","app_key":"k","webhook":0,"target":{"type":"lambda","function":"f","invocation_type":"Async","region":"eu-west-1","endpoint":null},"time_ms":1,"events":["cache_miss"],"headers":[["X-Pusher-Key","k"]],"payload":{"time_ms":1,"events":[{"name":"cache_miss","channel":"c"}]},"failure":{"kind":"Timeout","message":"m","status":null,"attempts":1}}"#;
-    let dead = tmp("unknown-mode.jsonl");
-    std::fs::write(&dead, format!("\n{line}\n")).expect("write");
-    let out = run(bin().arg("send").arg("--replay").arg(&dead));
+    // A dead-letter file that cannot be read is a usage error naming it.
+    let out = run(bin()
+        .arg("send")
+        .arg("--replay")
+        .arg("/nonexistent/soketi-lambda-dead.jsonl"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(
-        stderr.contains("line 2") && stderr.contains("unknown variant `Async`"),
+        stderr.contains("/nonexistent/soketi-lambda-dead.jsonl"),
         "{stderr}"
     );
-    // The same line with a known type is read (and fails to send for want of a server: 1).
-    std::fs::write(&dead, line.replace("Async", "Event")).expect("write");
-    let out = run(bin()
-        .args([
-            "send",
-            "--max-attempts",
-            "1",
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-        ])
-        .arg("--replay")
-        .arg(&dead));
+}
+
+/// A failing send of EVENT for `app`, its dead letter written to a new file: (file, line).
+async fn one_dead_letter(app: &Path, endpoint: Option<&str>) -> (PathBuf, String) {
+    let failing = FakeServer::start(|_, _| Reply::ServerError).await;
+    let dead = tmp("one.jsonl");
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(app)
+        .args(["--max-attempts", "1", EVENT])
+        .arg("--dead-letter")
+        .arg(&dead);
+    if endpoint.is_none() {
+        cmd.args(["--endpoint-url", &failing.url]);
+    }
+    let out = run_async(cmd).await;
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&dead).expect("dead letters");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    (dead, text.trim_end().to_owned())
+}
+
+#[tokio::test]
+async fn a_dead_letter_line_that_cannot_be_read_is_skipped_reported_and_kept() {
+    let app = app_file(None);
+    let (dead, line) = one_dead_letter(&app, None).await;
+    let garbage = r#"{"v":2,"app_id":"1","headers":[["Authorization","Bearer t0k3n-garbage"]],"#;
+    std::fs::write(&dead, format!("{line}\n{garbage}\n{line}\n")).expect("write");
+
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--app")
+        .arg(&app)
+        .arg("--replay")
+        .arg(&dead)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .args(["--endpoint-url", &server.url]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "a line was skipped: {stderr}");
+    assert!(stderr.contains("skipped line 2: "), "{stderr}");
+    assert!(!stderr.contains("t0k3n"), "{stderr}");
+    let report = stdout_json(&out);
+    assert_eq!(report["delivered"], 2, "the other lines are sent");
+    assert_eq!(report["skipped"][0]["line"], 2);
+    assert_eq!(report["ok"], false);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&dead).expect("dead letters"),
+        format!("{garbage}\n"),
+        "the unreadable line is kept, the letters sent are gone"
+    );
+}
+
+#[tokio::test]
+async fn resign_signs_again_with_the_current_secret_and_a_new_time() {
+    let app = app_file(None);
+    let (dead, _) = one_dead_letter(&app, None).await;
+    let rotated = tmp("rotated.json");
+    std::fs::write(
+        &rotated,
+        std::fs::read_to_string(&app)
+            .expect("app")
+            .replace("app1secret", "rotated-secret"),
+    )
+    .expect("write");
+    let replay = |resign: bool, server: &FakeServer| {
+        let mut cmd = bin();
+        cmd.arg("send")
+            .arg("--app")
+            .arg(&rotated)
+            .arg("--replay")
+            .arg(&dead)
+            .args(["--endpoint-url", &server.url, "--time-ms", "1800000000000"]);
+        if resign {
+            cmd.arg("--resign");
+        }
+        cmd
+    };
+    let verify = |secret: &str, body: &[u8]| {
+        Verifier::new(Keyring::new().app("app1key", secret))
+            .verify_lambda_body(body)
+            .map(|v| v.payload().time_ms())
+    };
+
+    let server = FakeServer::ok().await;
+    let out = run_async(replay(false, &server)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let kept = &server.requests()[0].body;
+    assert!(verify("rotated-secret", kept).is_err(), "the old signature");
+    assert!(verify("app1secret", kept).is_ok());
+
+    let server = FakeServer::ok().await;
+    let out = run_async(replay(true, &server)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let resigned = &server.requests()[0].body;
+    assert_eq!(
+        verify("rotated-secret", resigned).ok(),
+        Some(1_800_000_000_000)
+    );
+    assert_eq!(
+        stdout_json(&out)["deliveries"][0]["time_ms"],
+        1_800_000_000_000u64
+    );
+
+    let out = run(bin()
+        .arg("send")
+        .arg("--resign")
+        .arg("--app")
+        .arg(&rotated)
+        .arg(EVENT));
+    assert_eq!(code(&out), 2, "--resign needs --replay");
+}
+
+#[tokio::test]
+async fn replay_sends_no_configured_credential_to_an_endpoint_named_only_in_the_file() {
+    let configured = FakeServer::start(|_, _| Reply::ServerError).await;
+    let app = tmp("static-credentials.json");
+    std::fs::write(
+        &app,
+        format!(
+            r#"{{"id":"1","key":"app1key","secret":"app1secret","webhooks":[
+                {{"lambda_function":"my-function","event_types":["channel_occupied"],
+                  "lambda":{{"client_options":{{"region":"eu-west-1","endpoint":"{}",
+                  "credentials":{{"accessKeyId":"AKIDSTATIC","secretAccessKey":"static-secret"}}}}}}}}]}}"#,
+            configured.url
+        ),
+    )
+    .expect("write app");
+    let (dead, line) = one_dead_letter(&app, Some(&configured.url)).await;
+    let elsewhere = FakeServer::ok().await;
+    let edited = line.replace(&configured.url, &elsewhere.url);
+    assert_ne!(edited, line);
+    std::fs::write(&dead, format!("{edited}\n")).expect("write");
+    let replay = |allow: bool| {
+        let mut cmd = bin();
+        cmd.arg("send")
+            .arg("--app")
+            .arg(&app)
+            .arg("--replay")
+            .arg(&dead);
+        if allow {
+            cmd.arg("--unconfigured-targets");
+        }
+        cmd
+    };
+
+    let out = run_async(replay(false)).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(
+        stderr.contains("is not a webhook of the configuration")
+            && stderr.contains("--unconfigured-targets"),
+        "{stderr}"
+    );
+    assert!(elsewhere.requests().is_empty(), "nothing sent");
+
+    let out = run_async(replay(true)).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let got = elsewhere.requests();
+    assert_eq!(got.len(), 1);
+    let auth = got[0].header("authorization").expect("signed");
+    assert!(
+        auth.contains("Credential=AKIDCLI/") && !auth.contains("AKIDSTATIC"),
+        "the default credentials, not the configured ones: {auth}"
+    );
 }
 
 #[test]

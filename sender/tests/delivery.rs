@@ -5,23 +5,27 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{FakeServer, Recorded, Reply};
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::{App, InvocationMode, Target};
-use soketi_lambda_sender::deliver::{DeadLetter, FailureKind, Outcome, Report, RetryPolicy};
+use soketi_lambda_sender::deliver::{
+    DeadLetter, DeliveryReport, FailureKind, MAX_RESPONSE_BYTES, Outcome, Replay, RetryPolicy,
+};
 use soketi_lambda_sender::route::{BatchLimits, Limits};
-use soketi_lambda_sender::{QueueConfig, QueueError, RegionFallback, Sender};
+use soketi_lambda_sender::{QueueConfig, QueueError, QueueReport, RegionFallback, Sender};
 
 const INVOKE_PATH: &str = "/2015-03-31/functions/my-function/invocations";
 
-/// Small and fast: 3 attempts, 10–40 ms waits, 400 ms per attempt, 3 s in all.
+/// Small and fast: 3 attempts (throttled or not), 10–40 ms waits, 400 ms per attempt, 3 s in
+/// all.
 fn quick_policy() -> RetryPolicy {
     RetryPolicy::default()
         .max_attempts(3)
+        .max_throttled_attempts(3)
         .backoff(Duration::from_millis(10), Duration::from_millis(40))
         .attempt_timeout(Duration::from_millis(400))
         .connect_timeout(Duration::from_millis(400))
@@ -233,7 +237,8 @@ async fn permanent_failures_are_reported_with_their_request() {
         );
         let again = DeadLetter::from_json_line(&line)
             .expect("line")
-            .to_request(sender.apps());
+            .to_request(sender.apps(), &Replay::new())
+            .expect("its webhook is configured");
         assert_eq!(again.body, failed.request.body);
         assert_eq!(again.target, failed.request.target);
     }
@@ -265,7 +270,7 @@ async fn under_random_faults_no_event_is_lost_or_altered() {
             {"lambda_function":"async-fn","event_types":["member_added"],"filter":{"channel_name_starts_with":"presence-"},
              "lambda":{"async":true,"region":"eu-west-1","client_options":{"credentials":{"accessKeyId":"A","secretAccessKey":"B"}}}}]"#,
     );
-    let policy = quick_policy().max_attempts(2);
+    let policy = quick_policy().max_attempts(2).max_throttled_attempts(1);
     let sender = Sender::builder()
         .app(app)
         .endpoint_override(&server.url)
@@ -527,7 +532,7 @@ async fn a_lambda_webhook_without_any_region_is_a_build_error() {
     );
 }
 
-async fn queue_events(server: &FakeServer, config: QueueConfig, events: &[Event]) -> Report {
+async fn queue_events(server: &FakeServer, config: QueueConfig, events: &[Event]) -> QueueReport {
     let sender = sender_for(lambda_app(false), server).await;
     let queue = sender.queue(config);
     for event in events {
@@ -591,7 +596,8 @@ async fn the_queue_window_sends_without_a_flush() {
         [Event::channel_occupied("a"), Event::channel_vacated("a")]
     );
     let report = queue.flush().await.expect("the worker reports");
-    assert!(report.is_success() && report.deliveries.len() == 1);
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!((report.delivered_requests, report.delivered_events), (1, 2));
     assert!(matches!(
         queue.push("nope", Event::channel_occupied("a")).await,
         Err(QueueError::UnknownApp(_))
@@ -637,4 +643,365 @@ async fn the_queue_pushes_back_when_full() {
         .flat_map(|r| verified_events(&r.body))
         .collect();
     assert_eq!(sent, events);
+}
+
+/// Collects what reaches a sender's `on_unclaimed` handler.
+#[derive(Clone, Default)]
+struct Unclaimed(Arc<Mutex<Vec<DeliveryReport>>>);
+
+impl Unclaimed {
+    fn handler(&self) -> impl Fn(DeliveryReport) + Send + Sync + 'static {
+        let kept = self.0.clone();
+        move |report| kept.lock().expect("unclaimed").push(report)
+    }
+
+    fn take(&self) -> Vec<DeliveryReport> {
+        std::mem::take(&mut *self.0.lock().expect("unclaimed"))
+    }
+}
+
+/// Defect: deliveries ran as detached tasks, so dropping the future of `send` (a timeout
+/// around it) left their retries running, with no report and no dead letter.
+#[tokio::test]
+async fn a_cancelled_send_stops_its_retries_and_reports_every_request() {
+    // The Lambda webhook's requests stall; the HTTP webhook's request fails at once, before
+    // the send is cancelled: its report must not be lost with the send either.
+    let server = FakeServer::start(|_, r| {
+        if r.function().is_some() {
+            Reply::Stall
+        } else {
+            Reply::NotFound
+        }
+    })
+    .await;
+    let app = app_json(&format!(
+        r#"[{{"lambda_function":"my-function","event_types":["channel_occupied","member_added","client_event"],
+              "lambda":{{"region":"eu-west-1","client_options":{{"credentials":{{"accessKeyId":"A","secretAccessKey":"B"}}}}}}}},
+            {{"url":"{}/hook","event_types":["member_added"]}}]"#,
+        server.url
+    ));
+    let unclaimed = Unclaimed::default();
+    let sender = Sender::builder()
+        .app(app)
+        .endpoint_override(&server.url)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(50)
+                .backoff(Duration::from_millis(10), Duration::from_millis(20))
+                .attempt_timeout(Duration::from_millis(100))
+                .max_elapsed(Duration::from_secs(60)),
+        )
+        .on_unclaimed(unclaimed.handler())
+        .build()
+        .await
+        .expect("sender");
+    let events = some_events(6);
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(350), sender.send("1", events.clone())).await;
+    assert!(
+        cancelled.is_err(),
+        "the stalling server keeps the send busy"
+    );
+
+    // Every request of the send is reported, whole and signed: the stalled one as cancelled,
+    // the failed one with its failure.
+    let reports = unclaimed.take();
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    for report in &reports {
+        let failure = report.failure().expect("failed");
+        let kind = match report.request.target {
+            Target::Lambda(_) => FailureKind::Cancelled,
+            _ => FailureKind::Rejected,
+        };
+        assert_eq!(failure.kind, kind, "{failure}");
+        let webhook = &sender.apps()[0].webhooks[report.request.webhook];
+        let expected: Vec<Event> = events
+            .iter()
+            .filter(|e| webhook.matches(e))
+            .cloned()
+            .collect();
+        assert_eq!(report.request.events, expected);
+        verifier()
+            .verify_parts(
+                report.request.payload.as_bytes(),
+                report.request.header("X-Pusher-Key"),
+                report.request.header("X-Pusher-Signature"),
+            )
+            .expect("the kept request is signed");
+    }
+
+    // And the work stopped: no attempt after the cancellation (a detached retry loop would
+    // send one every ~120 ms). The first wait lets an attempt already written reach the server.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_cancel = server.request_count();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        server.request_count(),
+        after_cancel,
+        "retries went on after cancel"
+    );
+    assert!(unclaimed.take().is_empty(), "reported once");
+}
+
+/// Counts the events of a request body as the receiver reads them (Lambda or HTTP).
+fn events_in(recorded: &Recorded) -> usize {
+    if recorded.function().is_some() {
+        verified_events(&recorded.body).len()
+    } else {
+        verifier()
+            .verify_parts(
+                &recorded.body,
+                recorded.header("X-Pusher-Key"),
+                recorded.header("X-Pusher-Signature"),
+            )
+            .expect("verifies")
+            .payload()
+            .len()
+    }
+}
+
+/// Defect: a 413 / `RequestTooLargeException` was a final rejection of the whole batch.
+#[tokio::test]
+async fn a_request_refused_as_too_large_is_split_and_resigned_down_to_one_event() {
+    // The endpoint takes at most two events per request; a single event of channel "big" it
+    // never takes.
+    let script = |_: usize, r: &Recorded| {
+        let big = String::from_utf8_lossy(&r.body).contains("private-big");
+        if events_in(r) > 2 || big {
+            Reply::TooLarge
+        } else {
+            Reply::Ok
+        }
+    };
+    for http in [false, true] {
+        let server = FakeServer::start(script).await;
+        let app = if http {
+            app_json(&format!(
+                r#"[{{"url":"{}/hook","event_types":["channel_occupied","member_added","client_event"]}}]"#,
+                server.url
+            ))
+        } else {
+            lambda_app(false)
+        };
+        let sender = sender_for(app, &server).await;
+        let mut events = some_events(7);
+        events.insert(3, Event::channel_occupied("private-big"));
+        let report = sender.send("1", events.clone()).await.expect("app");
+
+        // Every event but the big one delivered, in order, at most two per request, each
+        // request verifying with the app's secret; the big one alone reported too large.
+        let mut delivered = Vec::new();
+        for delivery in &report.deliveries {
+            match &delivery.outcome {
+                Outcome::Delivered(_) => {
+                    assert!(delivery.request.events.len() <= 2);
+                    delivered.extend(delivery.request.events.clone());
+                }
+                Outcome::Failed(failure) => {
+                    assert_eq!(
+                        delivery.request.events,
+                        [Event::channel_occupied("private-big")]
+                    );
+                    assert_eq!(
+                        (failure.kind, failure.status, failure.attempts),
+                        (FailureKind::TooLarge, Some(413), 1),
+                        "http={http}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut expected = events.clone();
+        expected.remove(3);
+        assert_eq!(delivered, expected, "http={http}");
+        assert_eq!(report.failures().count(), 1, "http={http}");
+        for accepted in server.accepted() {
+            assert!(events_in(&accepted) <= 2);
+        }
+    }
+}
+
+/// Defect: `Retry-After` was never read.
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = FakeServer::start(fail_first(1, Reply::ThrottleRetryAfter(1))).await;
+    let sender = sender_for(lambda_app(false), &server).await;
+    let report = sender.send("1", some_events(1)).await.expect("app");
+    assert!(report.is_success(), "{report:?}");
+    let got = server.requests();
+    assert_eq!(got.len(), 2);
+    // The backoff alone would wait 10–40 ms; the server asked for a second. (A lower bound:
+    // a sleep never ends early.)
+    let waited = got[1].at.duration_since(got[0].at);
+    assert!(waited >= Duration::from_millis(950), "{waited:?}");
+}
+
+/// Defect: throttling gave up after about a second with the default policy (5 attempts).
+#[tokio::test]
+async fn throttling_is_retried_beyond_the_other_errors_attempts_by_default() {
+    let server = FakeServer::start(fail_first(8, Reply::Throttle)).await;
+    let policy = RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5));
+    assert_eq!(policy.max_attempts, 5);
+    let sender = Sender::builder()
+        .app(lambda_app(false))
+        .endpoint_override(&server.url)
+        .retry_policy(policy)
+        .build()
+        .await
+        .expect("sender");
+    let report = sender.send("1", some_events(2)).await.expect("app");
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(report.deliveries[0].attempts(), 9);
+}
+
+/// Defect: a response body was read and kept whole (a synchronous Lambda may answer 6 MB).
+#[tokio::test]
+async fn response_bodies_are_kept_up_to_the_cap_and_marked_truncated() {
+    for http in [false, true] {
+        let server = FakeServer::start(|_, _| Reply::BigOk(200_000)).await;
+        let app = if http {
+            app_json(&format!(
+                r#"[{{"url":"{}/hook","event_types":["channel_occupied"]}}]"#,
+                server.url
+            ))
+        } else {
+            lambda_app(false)
+        };
+        let sender = sender_for(app, &server).await;
+        let report = sender
+            .send("1", vec![Event::channel_occupied("c")])
+            .await
+            .expect("app");
+        let Outcome::Delivered(delivered) = &report.deliveries[0].outcome else {
+            panic!("{report:?}");
+        };
+        assert_eq!(delivered.response.len(), MAX_RESPONSE_BYTES, "http={http}");
+        assert!(delivered.response_truncated, "http={http}");
+    }
+    let small = FakeServer::ok().await;
+    let report = sender_for(lambda_app(false), &small)
+        .await
+        .send("1", vec![Event::channel_occupied("c")])
+        .await
+        .expect("app");
+    let Outcome::Delivered(delivered) = &report.deliveries[0].outcome else {
+        panic!("{report:?}");
+    };
+    assert!(!delivered.response_truncated && delivered.response.starts_with("{\"received\""));
+}
+
+/// Defect: the queue kept every report (delivered ones too) until `flush`. Now it keeps
+/// counts, and failures up to a bound; the rest go to `on_unclaimed`.
+#[tokio::test]
+async fn the_queue_keeps_counts_and_at_most_max_failures_kept() {
+    let server = FakeServer::start(|n, _| {
+        if n % 2 == 0 {
+            Reply::NotFound
+        } else {
+            Reply::Ok
+        }
+    })
+    .await;
+    let unclaimed = Unclaimed::default();
+    let sender = Sender::builder()
+        .app(lambda_app(false))
+        .endpoint_override(&server.url)
+        .retry_policy(quick_policy())
+        .on_unclaimed(unclaimed.handler())
+        .build()
+        .await
+        .expect("sender");
+    let queue = sender.queue(
+        QueueConfig::default()
+            .max_in_flight(1)
+            .max_failures_kept(2)
+            .batch(BatchLimits::new(Duration::from_secs(60), 1, 1 << 20)),
+    );
+    let events = some_events(10);
+    for event in &events {
+        queue.push("1", event.clone()).await.expect("queued");
+    }
+    let report = queue.flush().await.expect("report");
+    assert_eq!((report.delivered_requests, report.delivered_events), (5, 5));
+    assert_eq!((report.failed_requests, report.failed_events), (5, 5));
+    assert_eq!(report.failures.len(), 2);
+    assert_eq!(report.failures_handed_off, 3);
+    let handed = unclaimed.take();
+    assert_eq!(handed.len(), 3);
+    // Every failed event is in a kept failure or a handed-off one.
+    let mut failed: Vec<Event> = report
+        .failures
+        .iter()
+        .chain(&handed)
+        .flat_map(|d| d.request.events.clone())
+        .collect();
+    let mut expected: Vec<Event> = events.iter().step_by(2).cloned().collect();
+    failed.sort_by_key(Event::to_json);
+    expected.sort_by_key(Event::to_json);
+    assert_eq!(failed, expected);
+    let next = queue.shutdown().await.expect("report");
+    assert_eq!(next, QueueReport::default(), "counts restart after a flush");
+}
+
+#[tokio::test]
+async fn a_queue_dropped_without_shutdown_still_sends_its_batch() {
+    let server = FakeServer::ok().await;
+    let sender = sender_for(lambda_app(false), &server).await;
+    let queue = sender.queue(QueueConfig::default().batch(BatchLimits::new(
+        Duration::from_secs(3600),
+        100,
+        1 << 20,
+    )));
+    let events = some_events(3);
+    for event in &events {
+        queue.push("1", event.clone()).await.expect("queued");
+    }
+    drop(queue);
+    for _ in 0..500 {
+        if !server.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let got = server.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(verified_events(&got[0].body), events);
+}
+
+/// Defect: a queue whose runtime stopped (the end of `main` without `shutdown`) lost its
+/// batched events without a word.
+#[test]
+fn a_queue_stopped_with_its_runtime_hands_its_events_to_on_unclaimed() {
+    let unclaimed = Unclaimed::default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let events = some_events(5);
+    let queue = runtime.block_on(async {
+        let sender = Sender::builder()
+            .app(lambda_app(false))
+            .endpoint_override("http://127.0.0.1:1")
+            .on_unclaimed(unclaimed.handler())
+            .build()
+            .await
+            .expect("sender");
+        let queue = sender.queue(QueueConfig::default().batch(BatchLimits::new(
+            Duration::from_secs(3600),
+            100,
+            1 << 20,
+        )));
+        for event in &events {
+            queue.push("1", event.clone()).await.expect("queued");
+        }
+        queue
+    });
+    drop(runtime);
+    drop(queue);
+    let handed = unclaimed.take();
+    assert_eq!(handed.len(), 1, "{handed:#?}");
+    let failure = handed[0].failure().expect("failed");
+    assert_eq!(failure.kind, FailureKind::Cancelled);
+    assert_eq!(verified_events(handed[0].request.body.as_bytes()), events);
 }

@@ -8,6 +8,7 @@
 //! - [`function_url`]: the function's Function URL under watch, and a recording HTTP proxy;
 //! - [`proxy`]: a recording Invoke proxy (what soketi is pointed at);
 //! - [`soketi`]: the real soketi 1.6.1 on loopback, and Node scripts of `tests/interop`;
+//! - [`moto`]: a moto server (Secrets Manager, SSM, DynamoDB) on 127.0.0.1, and its clients;
 //! - [`vectors`]: the recorded soketi 1.6.1 requests;
 //! - [`flog`]: the function's JSON log lines, one per dispatched event;
 //! - [`driver`]: the events `driver.mjs` expects and those of a payload, to compare;

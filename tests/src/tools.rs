@@ -58,6 +58,23 @@ pub fn cargo_lambda() -> PathBuf {
     path
 }
 
+/// The pinned moto server from the project's virtualenv (`MOTO_SERVER` overrides).
+pub fn moto_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let path = repo_root().join(".tools/venv/bin/moto_server");
+    if !path.is_file() {
+        panic!(
+            "moto_server not found at {}.\n\
+             Run `scripts/setup-tools` (it creates .tools/venv with the pinned moto from PyPI), \
+             or set MOTO_SERVER to a moto_server binary.",
+            path.display()
+        );
+    }
+    path
+}
+
 /// `node` from PATH (Node 20 or newer).
 pub fn node() -> PathBuf {
     find_in_path("node").unwrap_or_else(|| {

@@ -400,7 +400,9 @@ fn assert_rejected(
     error_type: &str,
 ) {
     let body = request.body.clone();
-    let delivery = rt.block_on(sender.deliver(request));
+    let mut deliveries = rt.block_on(sender.deliver(request));
+    assert_eq!(deliveries.len(), 1, "{deliveries:#?}");
+    let delivery = deliveries.remove(0);
     let failure = delivery
         .failure()
         .unwrap_or_else(|| panic!("expected {error_type}, but it was delivered: {delivery:#?}"));

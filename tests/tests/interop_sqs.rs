@@ -154,7 +154,7 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
             "mode": "server",
             "queue.driver": "sqs",
             "queue.sqs.queueUrl": queue,
-            "queue.sqs.endpoint": moto.endpoint(),
+            "queue.sqs.endpoint": moto.endpoint_url(),
             "queue.sqs.region": "us-east-1",
             "queue.sqs.clientOptions": {"credentials":
                 {"accessKeyId": "AKIDSOKETITEST", "secretAccessKey": "soketi-test-secret"}},

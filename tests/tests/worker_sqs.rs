@@ -141,7 +141,7 @@ fn the_worker_delivers_every_job_once_and_leaves_the_failing_one_in_the_queue() 
         .enable_all()
         .build()
         .unwrap();
-    let endpoint = moto.endpoint();
+    let endpoint = moto.endpoint_url();
     let queue_url = queue.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = runtime.block_on(async move {

@@ -14,7 +14,7 @@ use super::{BoxFuture, CallbackResult, Context, Webhooks, slot};
 use crate::error::Error;
 use crate::untrusted::Untrusted;
 use crate::verify::{Rejection, Verified};
-use crate::wire::{Headers, Located, Name};
+use crate::wire::{Event, Headers, Located, Name, Signature};
 
 /// Where an invocation came from, for the [`Context`].
 pub(crate) struct Invocation<'r> {
@@ -50,7 +50,8 @@ impl Webhooks {
     ) -> Result<Summary, Error> {
         let verified = self
             .verifier()
-            .verify_lambda_body(body)
+            .verify_refreshing(|verifier| verifier.verify_lambda_body(body))
+            .await
             .inspect_err(|e| log_rejection(e, invocation.request_id))?;
         self.run(verified, invocation).await
     }
@@ -65,7 +66,8 @@ impl Webhooks {
     ) -> Result<Summary, Error> {
         let verified = self
             .verifier()
-            .verify_http(body, headers)
+            .verify_refreshing(|verifier| verifier.verify_http(body, headers))
+            .await
             .inspect_err(|e| log_rejection(e, request_id))?;
         self.dispatch(verified, request_id).await
     }
@@ -101,7 +103,9 @@ impl Webhooks {
             events: Vec::with_capacity(payload.len()),
             handled: 0,
             ignored: 0,
+            skipped: 0,
         };
+        let signature = *verified.signature();
         let mut failures = Vec::new();
         for (index, located) in payload.located().enumerate() {
             let cx = Context {
@@ -110,7 +114,7 @@ impl Webhooks {
             };
             let (name, outcome) = match located.identify() {
                 Ok(name) => {
-                    let outcome = self.run_event(&located, &name, &cx).await;
+                    let outcome = self.run_event(&located, &name, &cx, &signature).await;
                     (name.to_cow(), outcome)
                 }
                 Err(error) => {
@@ -124,6 +128,7 @@ impl Webhooks {
             match outcome {
                 Outcome::Handled => summary.handled += 1,
                 Outcome::Ignored => summary.ignored += 1,
+                Outcome::Skipped => summary.skipped += 1,
                 Outcome::Failed(causes) => {
                     for cause in causes {
                         let failure = EventFailure {
@@ -142,6 +147,7 @@ impl Webhooks {
             tracing::debug!(
                 handled = summary.handled,
                 ignored = summary.ignored,
+                skipped = summary.skipped,
                 "webhook dispatched"
             );
             Ok(summary)
@@ -156,7 +162,13 @@ impl Webhooks {
 
     /// Decodes an event and runs its callbacks, or, when no callback wants it, only checks it
     /// (a malformed event fails the invocation whether or not anyone listens).
-    async fn run_event(&self, located: &Located<'_>, name: &Name<'_>, cx: &Context) -> Outcome {
+    async fn run_event(
+        &self,
+        located: &Located<'_>,
+        name: &Name<'_>,
+        cx: &Context,
+        signature: &Signature,
+    ) -> Outcome {
         let callbacks = &self.callbacks;
         let slot = slot(name.kind());
         let typed = &callbacks.by_kind[slot];
@@ -178,8 +190,72 @@ impl Webhooks {
             Ok(event) => event,
             Err(error) => return Outcome::Failed(vec![FailureCause::Decode(error)]),
         };
-        // The `on_any` callbacks, then those of the event's type. The last one takes the event
-        // itself, so a large client event is not copied for it.
+        #[cfg(feature = "idempotency")]
+        if let Some(idempotency) = &callbacks.idempotency {
+            return self.run_once(idempotency, event, slot, cx, signature).await;
+        }
+        let _ = signature;
+        self.run_callbacks(event, slot, cx).await
+    }
+
+    /// [`Webhooks::run_callbacks`] at most once per (signature, index), as the store records.
+    #[cfg(feature = "idempotency")]
+    async fn run_once(
+        &self,
+        idempotency: &crate::idempotency::Idempotency,
+        event: Event,
+        slot: usize,
+        cx: &Context,
+        signature: &Signature,
+    ) -> Outcome {
+        use crate::idempotency::{Claim, IdempotencyKey};
+        let key = IdempotencyKey::new(signature, cx.index);
+        let store = &idempotency.store;
+        #[cfg(feature = "runtime")]
+        let deadline = cx.deadline();
+        #[cfg(not(feature = "runtime"))]
+        let deadline = None;
+        match store.claim(&key, idempotency.lease_until(deadline)).await {
+            Ok(Claim::Run) => {}
+            Ok(Claim::Done) => {
+                tracing::info!(
+                    index = cx.index,
+                    event = event.name(),
+                    request_id = cx.request_id(),
+                    "webhook event skipped: this event of this payload was handled already"
+                );
+                return Outcome::Skipped;
+            }
+            Ok(Claim::InProgress) => return Outcome::Failed(vec![FailureCause::InProgress]),
+            Err(error) => return Outcome::Failed(vec![FailureCause::Store(error)]),
+        }
+        let outcome = self.run_callbacks(event, slot, cx).await;
+        let recorded = match &outcome {
+            Outcome::Handled => store.complete(&key, idempotency.ttl).await,
+            _ => store.release(&key).await,
+        };
+        match (outcome, recorded) {
+            (outcome, Ok(())) => outcome,
+            (Outcome::Handled, Err(error)) => Outcome::Failed(vec![FailureCause::Store(error)]),
+            (outcome, Err(error)) => {
+                tracing::warn!(
+                    index = cx.index,
+                    request_id = cx.request_id(),
+                    "the failed event's idempotency claim could not be released (a retry runs \
+                     it once its lease ends): {error}"
+                );
+                outcome
+            }
+        }
+    }
+
+    /// Runs the `on_any` callbacks, then those of the event's type, on a decoded event.
+    async fn run_callbacks(&self, event: Event, slot: usize, cx: &Context) -> Outcome {
+        let callbacks = &self.callbacks;
+        let typed = &callbacks.by_kind[slot];
+        let total = callbacks.any.len() + typed.len();
+        // The last callback takes the event itself, so a large client event is not copied
+        // for it.
         let mut event = Some(event);
         let mut causes = Vec::new();
         for (i, callback) in callbacks.any.iter().chain(typed).enumerate() {
@@ -254,5 +330,8 @@ fn log_rejection(error: &Rejection, request_id: &str) {
 enum Outcome {
     Handled,
     Ignored,
+    /// Handled already (idempotency).
+    #[cfg_attr(not(feature = "idempotency"), allow(dead_code))]
+    Skipped,
     Failed(Vec<FailureCause>),
 }

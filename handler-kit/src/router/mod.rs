@@ -46,6 +46,8 @@ struct Callbacks {
     by_kind: [Vec<Callback>; KINDS + 1],
     any: Vec<Callback>,
     on_error: Option<ErrorHook>,
+    #[cfg(feature = "idempotency")]
+    idempotency: Option<crate::idempotency::Idempotency>,
 }
 
 /// The verified webhook router: typed async callbacks per event type.
@@ -139,8 +141,49 @@ impl Webhooks {
     /// A router whose verifier comes from the environment: `SOKETI_SECRET` (optional
     /// `SOKETI_APP_KEY`, `SOKETI_PREVIOUS_SECRET`), or `SOKETI_APPS`; optional
     /// `SOKETI_MAX_AGE_SECONDS`. See [`Keyring::from_env`](crate::Keyring::from_env).
+    ///
+    /// With `SOKETI_IDEMPOTENCY_TABLE` set this fails and says to use
+    /// [`Webhooks::from_env_async`], rather than run callbacks twice unnoticed.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let table = std::env::var(crate::config::ENV_IDEMPOTENCY_TABLE).ok();
+        if table.is_some_and(|t| !t.trim().is_empty()) {
+            return Err(idempotency_table_needs_async());
+        }
         Verifier::from_env().map(Webhooks::new)
+    }
+
+    /// Like [`Webhooks::from_env`], and reads the app secret from a secret store when
+    /// `SOKETI_SECRET_ARN` or `SOKETI_SECRET_PARAMETER` is set (features `secrets-manager`,
+    /// `ssm`; see [`Verifier::from_env_async`]). With the feature `idempotency-dynamodb` and
+    /// `SOKETI_IDEMPOTENCY_TABLE` set, each event's callbacks run once per payload (see
+    /// `Webhooks::idempotent`). What `main` calls before [`run`](crate::run):
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), soketi_handler_kit::Error> {
+    /// let webhooks = soketi_handler_kit::Webhooks::from_env_async().await?;
+    /// soketi_handler_kit::run(webhooks).await
+    /// # }
+    /// ```
+    pub async fn from_env_async() -> Result<Self, ConfigError> {
+        let webhooks = Webhooks::new(Verifier::from_env_async().await?);
+        #[cfg(not(feature = "idempotency-dynamodb"))]
+        if std::env::var(crate::config::ENV_IDEMPOTENCY_TABLE).is_ok_and(|t| !t.trim().is_empty()) {
+            return Err(idempotency_table_needs_async());
+        }
+        #[cfg(feature = "idempotency-dynamodb")]
+        let webhooks = {
+            let lookup = |name: &str| std::env::var(name).ok();
+            if lookup(crate::config::ENV_IDEMPOTENCY_TABLE).is_some_and(|t| !t.trim().is_empty()) {
+                let aws = aws_config::load_from_env().await;
+                match crate::idempotency::DynamoDbStore::from_lookup(&lookup, &aws)? {
+                    Some((store, ttl)) => webhooks.idempotent(store).idempotency_ttl(ttl),
+                    None => webhooks,
+                }
+            } else {
+                webhooks
+            }
+        };
+        Ok(webhooks)
     }
 
     /// The verifier.
@@ -207,6 +250,83 @@ impl Webhooks {
     }
 }
 
+/// `SOKETI_IDEMPOTENCY_TABLE` is set where it cannot be honoured.
+fn idempotency_table_needs_async() -> ConfigError {
+    let reason = if cfg!(feature = "idempotency-dynamodb") {
+        "is set: the table is used by `Webhooks::from_env_async().await`, not by `from_env`"
+    } else {
+        "is set, but this function was built without the soketi-handler-kit feature \
+         `idempotency-dynamodb`: enable it and use `Webhooks::from_env_async().await` (or unset \
+         the variable)"
+    };
+    ConfigError::new(crate::config::ENV_IDEMPOTENCY_TABLE, reason)
+}
+
+/// Callbacks that run once per event (feature `idempotency`; see [`crate::idempotency`]).
+#[cfg(feature = "idempotency")]
+impl Webhooks {
+    /// Records each event whose callbacks all succeeded in `store`, under the payload's
+    /// signature and the event's index, and skips it when the same payload comes again
+    /// (counted in [`Summary::skipped`]). Two concurrent deliveries of one payload do not both
+    /// run a callback: the second fails its event with [`FailureCause::InProgress`] and is
+    /// retried. A store error fails the event (fail-closed). Events without callbacks are not
+    /// recorded.
+    ///
+    /// ```
+    /// use soketi_handler_kit::idempotency::MemoryStore;
+    /// use soketi_handler_kit::testing::SignedEnvelope;
+    /// use soketi_handler_kit::wire::{ChannelOccupied, Event};
+    /// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret")))
+    ///     .on_channel_occupied(|_ev: ChannelOccupied, _cx: Context| async { Ok(()) })
+    ///     .idempotent(MemoryStore::new());
+    /// let body = SignedEnvelope::new("key", "s3cret")
+    ///     .event(Event::channel_occupied("room"))
+    ///     .to_bytes();
+    /// assert_eq!(webhooks.handle(&body, "first").await?.handled(), 1);
+    /// let again = webhooks.handle(&body, "redelivered").await?;
+    /// assert_eq!((again.handled(), again.skipped()), (0, 1));
+    /// # Ok::<(), soketi_handler_kit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn idempotent(mut self, store: impl crate::idempotency::IdempotencyStore) -> Self {
+        let store: Arc<dyn crate::idempotency::IdempotencyStore> = Arc::new(store);
+        let callbacks = Arc::make_mut(&mut self.callbacks);
+        callbacks.idempotency = Some(match callbacks.idempotency.take() {
+            Some(mut settings) => {
+                settings.store = store;
+                settings
+            }
+            None => crate::idempotency::Idempotency::new(store),
+        });
+        self
+    }
+
+    /// How long a handled event is remembered (default
+    /// [`DEFAULT_TTL`](crate::idempotency::DEFAULT_TTL), 24 hours): longer than any
+    /// redelivery (Lambda retries for up to six hours). No effect without
+    /// [`Webhooks::idempotent`].
+    pub fn idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
+        if let Some(settings) = &mut Arc::make_mut(&mut self.callbacks).idempotency {
+            settings.ttl = ttl;
+        }
+        self
+    }
+
+    /// How long a claim holds when the invocation's deadline is not known (outside Lambda;
+    /// default [`DEFAULT_LEASE`](crate::idempotency::DEFAULT_LEASE)): a delivery that crashed
+    /// blocks its events for that long at most. Under Lambda, the lease is the time left
+    /// before the invocation's deadline plus a margin. No effect without
+    /// [`Webhooks::idempotent`].
+    pub fn idempotency_lease(mut self, lease: std::time::Duration) -> Self {
+        if let Some(settings) = &mut Arc::make_mut(&mut self.callbacks).idempotency {
+            settings.lease = lease;
+        }
+        self
+    }
+}
+
 impl fmt::Debug for Webhooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.callbacks;
@@ -217,7 +337,9 @@ impl fmt::Debug for Webhooks {
         }
         s.field("unknown", &c.by_kind[UNKNOWN_SLOT].len())
             .field("any", &c.any.len())
-            .field("on_error", &c.on_error.is_some())
-            .finish()
+            .field("on_error", &c.on_error.is_some());
+        #[cfg(feature = "idempotency")]
+        s.field("idempotency", &c.idempotency);
+        s.finish()
     }
 }

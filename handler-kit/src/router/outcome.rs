@@ -10,7 +10,8 @@ use crate::wire::EventDecodeError;
 
 /// What a successful invocation returns: the response of a `RequestResponse` invocation.
 ///
-/// Serialized as `{"app_key":…,"time_ms":…,"events":[names…],"handled":n,"ignored":m}`.
+/// Serialized as `{"app_key":…,"time_ms":…,"events":[names…],"handled":n,"ignored":m}`, plus
+/// `"skipped":k` when idempotency skipped events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub(super) app_key: Option<String>,
@@ -18,6 +19,12 @@ pub struct Summary {
     pub(super) events: Vec<Cow<'static, str>>,
     pub(super) handled: usize,
     pub(super) ignored: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(super) skipped: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -45,6 +52,12 @@ impl Summary {
     /// How many events had no callback registered for them.
     pub fn ignored(&self) -> usize {
         self.ignored
+    }
+
+    /// How many events were not run because they had been handled already: the same payload
+    /// delivered again, with `Webhooks::idempotent` (feature `idempotency`) on.
+    pub fn skipped(&self) -> usize {
+        self.skipped
     }
 }
 
@@ -86,6 +99,19 @@ pub enum FailureCause {
     /// The event is not a valid event of its kind (missing or mistyped field).
     #[error(transparent)]
     Decode(EventDecodeError),
+    /// With idempotency on, another delivery of the same payload is running this event now;
+    /// its callbacks did not run here. A retry finds it done (or its lease ended).
+    #[cfg(feature = "idempotency")]
+    #[error(
+        "the same event of the same payload is being handled by another delivery right now; \
+         retry later"
+    )]
+    InProgress,
+    /// With idempotency on, the store failed: the event is failed rather than run twice or
+    /// skipped on a guess (fail-closed; a retry runs it).
+    #[cfg(feature = "idempotency")]
+    #[error("idempotency store: {0}")]
+    Store(crate::idempotency::StoreError),
 }
 
 /// The events of one invocation whose callbacks failed. The others ran.

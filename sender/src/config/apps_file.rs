@@ -400,7 +400,7 @@ fn parse_webhook(value: &Value, index: usize, prefix: &str) -> Result<Webhook, C
                 "has both `url` and `lambda_function`: set exactly one".to_owned(),
             ));
         }
-        (Some(url), None) => Target::Http(HttpTarget { url }),
+        (Some(url), None) => Target::Http(HttpTarget::new(url)),
         (None, Some(function)) => Target::Lambda(parse_lambda(map, function, index, &base)?),
     };
 

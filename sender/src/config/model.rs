@@ -8,6 +8,7 @@ use soketi_handler_kit::wire::{Event, EventKind, Secret};
 
 use super::apps_file::parse_app;
 use super::error::{ConfigError, ConfigErrorKind};
+use crate::redact::{self, WebhookUrl};
 
 /// One soketi app: its id, key, secret and webhooks.
 ///
@@ -111,27 +112,30 @@ pub enum Target {
 }
 
 impl Target {
-    /// A short description for reports and logs, e.g. `lambda:my-function` or the URL.
+    /// A short description for reports and logs, e.g. `lambda:my-function` or the URL (its
+    /// password hidden, see [`redact`]).
     pub fn describe(&self) -> String {
         match self {
-            Target::Http(http) => http.url.clone(),
+            Target::Http(http) => http.url.to_string(),
             Target::Lambda(lambda) => format!("lambda:{}", lambda.function),
         }
     }
 }
 
-/// An HTTP webhook target.
+/// An HTTP webhook target. `Debug` and `Display` of its URL hide the URL's password.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpTarget {
-    /// The URL the payload is POSTed to.
-    pub url: String,
+    /// The URL the payload is POSTed to ([`WebhookUrl::as_str`] gives it whole).
+    pub url: WebhookUrl,
 }
 
 impl HttpTarget {
     /// A target for `url`.
     pub fn new(url: impl Into<String>) -> Self {
-        HttpTarget { url: url.into() }
+        HttpTarget {
+            url: WebhookUrl::new(url),
+        }
     }
 }
 
@@ -233,8 +237,15 @@ impl fmt::Debug for StaticCredentials {
     }
 }
 
-/// A Lambda webhook target.
-#[derive(Clone, Debug, PartialEq)]
+/// A Lambda webhook target. `Debug` hides the credentials and the endpoint's password.
+///
+/// ```
+/// use soketi_lambda_sender::config::LambdaTarget;
+/// let mut target = LambdaTarget::new("f");
+/// target.endpoint = Some("https://u:hunter2@lambda.example".into());
+/// assert!(!format!("{target:?}").contains("hunter2"));
+/// ```
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LambdaTarget {
     /// The function name or ARN.
@@ -249,6 +260,19 @@ pub struct LambdaTarget {
     pub endpoint: Option<String>,
     /// `lambda.client_options.credentials`; `None` means the AWS default credential chain.
     pub credentials: Option<StaticCredentials>,
+}
+
+impl fmt::Debug for LambdaTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaTarget")
+            .field("function", &self.function)
+            .field("mode", &self.mode)
+            .field("region", &self.region)
+            .field("region_source", &self.region_source)
+            .field("endpoint", &self.endpoint.as_deref().map(redact::url))
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl LambdaTarget {
@@ -305,8 +329,9 @@ impl Filter {
     }
 }
 
-/// One webhook of an app.
-#[derive(Clone, Debug, PartialEq)]
+/// One webhook of an app. `Debug` hides credential header values and URL passwords (see
+/// [`redact`]).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Webhook {
     /// Where its events go.
@@ -317,6 +342,17 @@ pub struct Webhook {
     pub filter: Filter,
     /// Custom headers (`headers`), in configuration order.
     pub headers: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("target", &self.target)
+            .field("event_types", &self.event_types)
+            .field("filter", &self.filter)
+            .field("headers", &redact::Headers(&self.headers))
+            .finish()
+    }
 }
 
 impl Webhook {

@@ -26,7 +26,7 @@ impl Webhook {
             }
         }
         match &self.target {
-            Target::Http(http) => check_url(&http.url, index, at(".url")),
+            Target::Http(http) => check_url(http.url.as_str(), index, at(".url")),
             Target::Lambda(lambda) if lambda.function.is_empty() => Err(ConfigError::new(
                 ConfigErrorKind::InvalidField,
                 Some(index),
@@ -83,20 +83,22 @@ fn check_http_header(
     Ok(())
 }
 
+/// Errors show the URL with its password hidden.
 fn check_url(url: &str, index: usize, field: String) -> Result<(), ConfigError> {
+    let shown = crate::redact::url(url);
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
         Ok(_) => Err(ConfigError::new(
             ConfigErrorKind::InvalidField,
             Some(index),
             field,
-            format!("`{url}` must be an http:// or https:// URL"),
+            format!("`{shown}` must be an http:// or https:// URL"),
         )),
         Err(e) => Err(ConfigError::new(
             ConfigErrorKind::InvalidField,
             Some(index),
             field,
-            format!("`{url}` is not a URL: {e}"),
+            format!("`{shown}` is not a URL: {e}"),
         )),
     }
 }

@@ -2,14 +2,28 @@
 
 use std::time::Duration;
 
-/// How hard to try. Every bound holds together: at most `max_attempts` attempts, each cut
-/// at `attempt_timeout`, and no new attempt or wait once `max_elapsed` has passed since the
-/// first one started.
+/// How hard to try. Every bound holds together: at most `max_attempts` attempts that failed
+/// for a reason other than throttling plus at most `max_throttled_attempts` throttled ones,
+/// each cut at `attempt_timeout`, and no new attempt or wait once `max_elapsed` has passed
+/// since the first one started.
+///
+/// Throttling (429, `TooManyRequestsException`, `EC2ThrottledException`) says "later", not
+/// "broken": with the defaults it is retried for up to about a minute (`max_elapsed`), where
+/// other transient errors give up after five attempts (about 1.5 s of waits). A
+/// `Retry-After` answer (seconds or an HTTP date) is honoured: the next attempt waits at
+/// least that long, but never more than `max_retry_after` (default 20 s), and not at all if
+/// the wait would pass `max_elapsed` (the delivery then fails with what the server said).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (default 5; 1 = no retry).
+    /// Attempts that failed for a reason other than throttling, the first included
+    /// (default 5; 1 = no retry).
     pub max_attempts: u32,
+    /// Throttled attempts (default 20, which the default `max_elapsed` of 60 s bounds first;
+    /// 1 = no retry of throttling).
+    pub max_throttled_attempts: u32,
+    /// The longest wait a `Retry-After` answer may impose (default 20 s).
+    pub max_retry_after: Duration,
     /// The wait before the first retry (default 100 ms); it doubles each retry.
     pub initial_backoff: Duration,
     /// The longest wait between two attempts (default 5 s).
@@ -27,6 +41,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 5,
+            max_throttled_attempts: 20,
+            max_retry_after: Duration::from_secs(20),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             max_elapsed: Duration::from_secs(60),
@@ -37,15 +53,49 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// No retry: one attempt only.
+    /// No retry: one attempt only, throttled or not.
     pub fn no_retry() -> Self {
-        RetryPolicy::default().max_attempts(1)
+        RetryPolicy::default()
+            .max_attempts(1)
+            .max_throttled_attempts(1)
     }
 
-    /// Sets the number of attempts (at least 1).
+    /// Sets the number of attempts that may fail for a reason other than throttling (at
+    /// least 1).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
+    }
+
+    /// Sets the number of attempts that may be throttled (at least 1).
+    pub fn max_throttled_attempts(mut self, attempts: u32) -> Self {
+        self.max_throttled_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the longest wait a `Retry-After` answer may impose.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// The wait before the next attempt: the backoff of retry number `retry`, or longer if
+    /// the server asked for it (`retry_after`, bounded by `max_retry_after`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use soketi_lambda_sender::deliver::RetryPolicy;
+    /// let p = RetryPolicy::default();
+    /// assert_eq!(p.wait_before(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+    /// assert_eq!(p.wait_before(1, Some(Duration::from_secs(3600))), p.max_retry_after);
+    /// assert!(p.wait_before(1, None) <= Duration::from_millis(100));
+    /// ```
+    pub fn wait_before(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.backoff_before(retry);
+        match retry_after {
+            Some(asked) => asked.min(self.max_retry_after).max(backoff),
+            None => backoff,
+        }
     }
 
     /// Sets the first wait and the longest wait between attempts.

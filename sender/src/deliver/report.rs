@@ -11,10 +11,13 @@ use crate::route::Request;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum FailureKind {
-    /// The request is larger than the transport's limit (see [`Limits`](crate::route::Limits));
-    /// it was not sent.
+    /// The request is larger than the transport's limit (see [`Limits`](crate::route::Limits))
+    /// and was not sent, or the endpoint refused it as too large (413,
+    /// `RequestTooLargeException`) and it holds a single event. A refused request of several
+    /// events is split in two halves, each signed again, and those are sent instead.
     TooLarge,
-    /// Throttled (429 / `TooManyRequestsException`), still after the retries.
+    /// Throttled (429 / `TooManyRequestsException` / `EC2ThrottledException`), still after the
+    /// retries (see [`RetryPolicy::max_throttled_attempts`](crate::deliver::RetryPolicy)).
     Throttled,
     /// A server error (5xx), still after the retries.
     ServerError,
@@ -33,11 +36,16 @@ pub enum FailureKind {
     /// The delivery task itself failed (a bug in this crate); the request may or may not have
     /// reached its target. Kept so that no request disappears from a report.
     Internal,
+    /// The work was abandoned before this request was answered: the future of
+    /// [`Sender::send`](crate::Sender::send) was dropped, or a [`Queue`](crate::Queue)'s
+    /// runtime shut down. The request may or may not have reached its target. Such reports go
+    /// to the sender's [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler.
+    Cancelled,
 }
 
 impl FailureKind {
     /// The stable name: `TooLarge`, `Throttled`, `ServerError`, `Timeout`, `Connection`,
-    /// `FunctionError`, `Rejected`, `Config`, `Internal`.
+    /// `FunctionError`, `Rejected`, `Config`, `Internal`, `Cancelled`.
     pub const fn as_str(self) -> &'static str {
         match self {
             FailureKind::TooLarge => "TooLarge",
@@ -49,6 +57,7 @@ impl FailureKind {
             FailureKind::Internal => "Internal",
             FailureKind::Rejected => "Rejected",
             FailureKind::Config => "Config",
+            FailureKind::Cancelled => "Cancelled",
         }
     }
 
@@ -93,17 +102,40 @@ pub struct Delivered {
     pub attempts: u32,
     /// The HTTP status (Lambda: 200 for `RequestResponse`, 202 for `Event`).
     pub status: u16,
-    /// The response body (for `RequestResponse`, the function's result), lossily decoded.
+    /// The start of the response body (for `RequestResponse`, the function's result), lossily
+    /// decoded: at most [`MAX_RESPONSE_BYTES`] are kept (a synchronous Lambda may answer 6 MB).
     pub response: String,
+    /// Whether `response` was cut at [`MAX_RESPONSE_BYTES`].
+    pub response_truncated: bool,
+}
+
+/// The most bytes of a response body kept in a report (4 KiB); HTTP bodies are not read
+/// further. Longer bodies are cut (at a character boundary) and marked truncated.
+pub const MAX_RESPONSE_BYTES: usize = 4096;
+
+/// `text` cut to at most `max` bytes at a character boundary, and whether it was cut.
+pub(crate) fn truncate_text(mut text: String, max: usize) -> (String, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    (text, true)
 }
 
 impl Delivered {
-    /// A delivery that took `attempts` and was answered `status` with `response`.
+    /// A delivery that took `attempts` and was answered `status` with `response` (cut to
+    /// [`MAX_RESPONSE_BYTES`]).
     pub fn new(attempts: u32, status: u16, response: impl Into<String>) -> Self {
+        let (response, response_truncated) = truncate_text(response.into(), MAX_RESPONSE_BYTES);
         Delivered {
             attempts,
             status,
-            response: response.into(),
+            response,
+            response_truncated,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,6 +30,8 @@ pub struct Recorded {
     pub body: Vec<u8>,
     /// What the server answered.
     pub reply: Reply,
+    /// When the request was read whole.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -77,15 +79,41 @@ pub enum Reply {
     Stall,
     /// Read the request, then close the connection without answering.
     Drop,
+    /// Read the request, answer nothing for this long, then close the connection.
+    StallFor(Duration),
     /// Wait until the gate is opened, then answer Ok.
     Gated,
+    /// 429 TooManyRequestsException with `Retry-After: <seconds>`.
+    ThrottleRetryAfter(u64),
+    /// 413 RequestTooLargeException (for plain HTTP, a 413).
+    TooLarge,
+    /// Success with a response body of this many bytes.
+    BigOk(usize),
+    /// Read the request, then reset the connection (RST, not a clean close).
+    Reset,
+    /// The function ran (the request counts as accepted), but the answer comes only after
+    /// this long: past the client's timeout, it retries and the function sees it twice.
+    LateOk(Duration),
+}
+
+impl Reply {
+    /// Whether the receiving side processed the request (it counts as delivered there).
+    pub fn is_accepted(&self) -> bool {
+        matches!(
+            self,
+            Reply::Ok | Reply::OkEmulator200 | Reply::Gated | Reply::BigOk(_) | Reply::LateOk(_)
+        )
+    }
 }
 
 type Script = dyn Fn(usize, &Recorded) -> Reply + Send + Sync;
+type Observer = dyn Fn(&Recorded) + Send + Sync;
 
 pub struct FakeServer {
     pub url: String,
     records: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests numbered so far (whether kept or not).
+    count: Arc<std::sync::atomic::AtomicUsize>,
     pub gate: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -104,26 +132,46 @@ impl FakeServer {
 
     /// A server answering request number `n` (0-based, in arrival order) with `script(n, req)`.
     pub async fn start(script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        FakeServer::start_with(script, None).await
+    }
+
+    /// Like [`FakeServer::start`], but keeps no record: each request, with the reply chosen
+    /// for it, is handed to `observer` instead (memory stays flat over long runs).
+    pub async fn observed(
+        script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+        observer: impl Fn(&Recorded) + Send + Sync + 'static,
+    ) -> Self {
+        FakeServer::start_with(script, Some(Arc::new(observer))).await
+    }
+
+    async fn start_with(
+        script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+        observer: Option<Arc<Observer>>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let records = Arc::new(Mutex::new(Vec::new()));
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let gate = Arc::new(Notify::new());
         let script: Arc<Script> = Arc::new(script);
         let task = {
-            let records = records.clone();
-            let gate = gate.clone();
+            let server = Shared {
+                records: records.clone(),
+                count: count.clone(),
+                script,
+                observer,
+                gate: gate.clone(),
+            };
             tokio::spawn(async move {
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
                         return;
                     };
-                    let records = records.clone();
-                    let script = script.clone();
-                    let gate = gate.clone();
+                    let server = server.clone();
                     tokio::spawn(async move {
-                        let _ = serve(stream, records, script, gate).await;
+                        let _ = serve(stream, server).await;
                     });
                 }
             })
@@ -131,9 +179,15 @@ impl FakeServer {
         FakeServer {
             url,
             records,
+            count,
             gate,
             task,
         }
+    }
+
+    /// How many requests arrived so far (kept or not).
+    pub fn request_count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request received so far, in arrival order.
@@ -145,9 +199,18 @@ impl FakeServer {
     pub fn accepted(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| matches!(r.reply, Reply::Ok | Reply::OkEmulator200 | Reply::Gated))
+            .filter(|r| r.reply.is_accepted())
             .collect()
     }
+}
+
+#[derive(Clone)]
+struct Shared {
+    records: Arc<Mutex<Vec<Recorded>>>,
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    script: Arc<Script>,
+    observer: Option<Arc<Observer>>,
+    gate: Arc<Notify>,
 }
 
 async fn read_request(
@@ -191,12 +254,7 @@ async fn read_request(
     Some((method, path, headers, body))
 }
 
-async fn serve(
-    mut stream: TcpStream,
-    records: Arc<Mutex<Vec<Recorded>>>,
-    script: Arc<Script>,
-    gate: Arc<Notify>,
-) -> std::io::Result<()> {
+async fn serve(mut stream: TcpStream, server: Shared) -> std::io::Result<()> {
     let Some((method, path, headers, body)) = read_request(&mut stream).await else {
         return Ok(());
     };
@@ -206,51 +264,90 @@ async fn serve(
         headers,
         body,
         reply: Reply::Ok,
+        at: Instant::now(),
     };
-    let reply = {
-        let mut records = records.lock().expect("records");
-        let reply = script(records.len(), &recorded);
-        recorded.reply = reply.clone();
-        records.push(recorded.clone());
-        reply
+    let reply = match &server.observer {
+        Some(observer) => {
+            let n = server
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            recorded.reply = (server.script)(n, &recorded);
+            observer(&recorded);
+            recorded.reply.clone()
+        }
+        None => {
+            let mut records = server.records.lock().expect("records");
+            let n = server
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = (server.script)(n, &recorded);
+            recorded.reply = reply.clone();
+            records.push(recorded.clone());
+            reply
+        }
     };
     let is_event = recorded.invocation_type() == Some("Event");
-    let (status, extra, body): (u16, &str, String) = match reply {
-        Reply::Ok | Reply::Gated => {
-            if reply == Reply::Gated {
-                gate.notified().await;
-            }
-            if is_event {
-                (202, "", String::new())
-            } else {
-                (200, "", format!("{{\"received\":{}}}", recorded.body.len()))
-            }
+    let is_lambda = recorded.function().is_some();
+    let ok = |size: Option<usize>| -> (u16, String, String) {
+        match size {
+            Some(n) => (200, String::new(), "x".repeat(n)),
+            None if is_event => (202, String::new(), String::new()),
+            None => (
+                200,
+                String::new(),
+                format!("{{\"received\":{}}}", recorded.body.len()),
+            ),
         }
-        Reply::OkEmulator200 => (200, "", "{\"ok\":true}".to_owned()),
+    };
+    let (status, extra, body): (u16, String, String) = match reply {
+        Reply::Ok => ok(None),
+        Reply::Gated => {
+            server.gate.notified().await;
+            ok(None)
+        }
+        Reply::BigOk(n) => ok(Some(n)),
+        Reply::LateOk(after) => {
+            tokio::time::sleep(after).await;
+            ok(None)
+        }
+        Reply::OkEmulator200 => (200, String::new(), "{\"ok\":true}".to_owned()),
         Reply::Throttle => (
             429,
-            "x-amzn-ErrorType: TooManyRequestsException\r\n",
+            "x-amzn-ErrorType: TooManyRequestsException\r\n".to_owned(),
             r#"{"Type":"User","message":"Rate exceeded","Reason":"CallerRateLimitExceeded"}"#
                 .to_owned(),
         ),
+        Reply::ThrottleRetryAfter(seconds) => (
+            429,
+            format!("x-amzn-ErrorType: TooManyRequestsException\r\nRetry-After: {seconds}\r\n"),
+            r#"{"Type":"User","message":"Rate exceeded","Reason":"CallerRateLimitExceeded"}"#
+                .to_owned(),
+        ),
+        Reply::TooLarge if is_lambda => (
+            413,
+            "x-amzn-ErrorType: RequestTooLargeException\r\n".to_owned(),
+            r#"{"Type":"User","message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}"#
+                .to_owned(),
+        ),
+        Reply::TooLarge => (413, String::new(), "Payload Too Large".to_owned()),
         Reply::ServerError => (
             500,
-            "x-amzn-ErrorType: ServiceException\r\n",
+            "x-amzn-ErrorType: ServiceException\r\n".to_owned(),
             r#"{"Type":"Service","message":"internal"}"#.to_owned(),
         ),
         Reply::FunctionError => (
             200,
-            "X-Amz-Function-Error: Unhandled\r\n",
+            "X-Amz-Function-Error: Unhandled\r\n".to_owned(),
             r#"{"errorType":"InvalidSignature","errorMessage":"nope"}"#.to_owned(),
         ),
         Reply::EmulatorFunctionError => (
             500,
-            "",
+            String::new(),
             r#"{"errorType":"InvalidSignature","errorMessage":"nope"}"#.to_owned(),
         ),
         Reply::NotFound => (
             404,
-            "x-amzn-ErrorType: ResourceNotFoundException\r\n",
+            "x-amzn-ErrorType: ResourceNotFoundException\r\n".to_owned(),
             r#"{"Type":"User","message":"Function not found"}"#.to_owned(),
         ),
         Reply::Stall => {
@@ -258,6 +355,15 @@ async fn serve(
             return Ok(());
         }
         Reply::Drop => return Ok(()),
+        Reply::StallFor(wait) => {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        }
+        Reply::Reset => {
+            // Linger 0: closing sends a RST instead of a FIN.
+            stream.set_zero_linger()?;
+            return Ok(());
+        }
     };
     let response = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}x-amzn-RequestId: test\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

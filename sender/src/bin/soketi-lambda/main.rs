@@ -19,9 +19,11 @@ use clap::{Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (verify: the webhook is valid)
-  1  send: a delivery failed or its dead letters could not be written; verify: the webhook
-     was rejected; worker: the queue cannot be read; any command: standard input or output failed, the runtime could not start
-  2  usage or configuration error: bad arguments, events, app or dead-letter file";
+  1  send: a delivery failed, a replayed dead-letter line was skipped, or the dead letters
+     could not be written; verify: the webhook was rejected; worker: the queue cannot be
+     read; any command: standard input or output failed, the runtime could not start
+  2  usage or configuration error: bad arguments, events, app file, or a dead-letter file
+     that cannot be read or written";
 
 #[derive(Parser)]
 #[command(

@@ -10,8 +10,10 @@ use serde::Serialize;
 use soketi_handler_kit::wire::Event;
 use soketi_lambda_sender::config::{Target, apps_from_json};
 use soketi_lambda_sender::deliver::{
-    DeadLetterSink, DeliveryReport, Failure, Outcome, Report, RetryPolicy, parse_dead_letters,
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy,
+    read_dead_letters,
 };
+use soketi_lambda_sender::route::Request;
 use soketi_lambda_sender::{BuildError, Sender};
 
 use crate::error::CliError;
@@ -29,13 +31,30 @@ pub struct SendArgs {
     /// honoured too, as by the AWS SDK, below a webhook's client_options.endpoint.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// Append every failed delivery to this JSON lines file.
+    /// Append every failed delivery to this JSON lines file (created with mode 0600; no
+    /// secret, URL password or credential header value is stored in it).
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
     /// Send again the failed deliveries of a dead-letter file (byte for byte), instead of
-    /// EVENTS. With --app, its webhooks' credentials are used.
+    /// EVENTS. Each goes to the webhook of --app it names (same app id, webhook index and
+    /// target), with that webhook's credentials, URL and credential headers (not stored in the
+    /// file). A line that cannot be read or sent is skipped and reported, the others are sent;
+    /// the exit code is 1 if any was skipped or failed. With --dead-letter naming the same
+    /// file, the file keeps only what is still to send, and whatever was appended meanwhile.
     #[arg(long, value_name = "FILE", conflicts_with = "events")]
     replay: Option<PathBuf>,
+    /// With --replay: re-sign each payload with the app's current secret from --app, stamped
+    /// with a new time_ms (now, or --time-ms), for letters signed before a secret rotation or
+    /// older than a receiver's max_age. The events are unchanged. Without it, the payload and
+    /// signature are sent exactly as first signed.
+    #[arg(long, requires = "replay")]
+    resign: bool,
+    /// With --replay: send letters whose webhook is not in --app (or all, without --app) to
+    /// the target named in the file, with the AWS default credentials and no configured
+    /// header or credential. Without it, such letters are skipped: the file could have been
+    /// edited to name another endpoint.
+    #[arg(long, requires = "replay")]
+    unconfigured_targets: bool,
     /// The payload's time_ms (default: now).
     #[arg(long)]
     time_ms: Option<u64>,
@@ -82,6 +101,11 @@ pub(crate) fn build_error(error: BuildError) -> CliError {
 
 pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     init_logs();
+    if args.replay.is_none() && (args.resign || args.unconfigured_targets) {
+        return Err(CliError::usage(
+            "--resign and --unconfigured-targets apply to --replay only",
+        ));
+    }
     let apps = match &args.app {
         Some(path) => apps_from_json(&read_text(path)?)
             .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
@@ -116,34 +140,60 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         builder = builder.process_id(pid);
     }
     let replay = match &args.replay {
-        Some(path) => Some(
-            parse_dead_letters(&read_text(path)?)
-                .map_err(|e| CliError::usage(format!("{} {e}", path.display())))?,
-        ),
+        Some(path) => Some(read_dead_letters(path).map_err(|e| CliError::usage(e.to_string()))?),
         None => None,
     };
     let events = match replay {
         Some(_) => Vec::new(),
         None => read_events(&args.events)?,
     };
+    let rt = runtime()?;
+    let sender = rt.block_on(builder.build()).map_err(build_error)?;
+    // Each letter resolved to its request, or skipped with the reason.
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
+    if let Some(file) = &replay {
+        let options = Replay::new().unconfigured_targets(args.unconfigured_targets);
+        let options = if args.resign {
+            options.resign_at(args.time_ms.unwrap_or_else(|| sender.now_ms()))
+        } else {
+            options
+        };
+        skipped.extend(file.skipped.iter().map(|e| Skipped {
+            line: e.line,
+            reason: e.to_string(),
+        }));
+        for (line, letter) in &file.letters {
+            match letter.to_request(sender.apps(), &options) {
+                Ok(request) => requests.push(request),
+                Err(e) => skipped.push(Skipped {
+                    line: *line,
+                    reason: format!("line {line}: {e}"),
+                }),
+            }
+        }
+        skipped.sort_by_key(|s| s.line);
+        for s in &skipped {
+            eprintln!(
+                "soketi-lambda: {}: skipped {}",
+                file.path.display(),
+                s.reason
+            );
+        }
+    }
     // Opened before anything is sent: a dead-letter file that cannot be written is a usage
     // error found up front, not after deliveries have failed with nowhere to record them.
+    let keep: Vec<usize> = skipped.iter().map(|s| s.line).collect();
     let sink = match &args.dead_letter {
         Some(path) => Some(
-            DeadLetterSink::for_replay(path, args.replay.as_deref())
+            DeadLetterSink::for_replay(path, replay.as_ref(), &keep)
                 .map_err(|e| CliError::usage(format!("cannot open {}: {e}", path.display())))?,
         ),
         None => None,
     };
-    let rt = runtime()?;
     let report = rt.block_on(async {
-        let sender = builder.build().await.map_err(build_error)?;
         match replay {
-            Some(letters) => {
-                let requests = letters
-                    .iter()
-                    .map(|letter| letter.to_request(sender.apps()))
-                    .collect();
+            Some(_) => {
                 Ok::<Report, CliError>(Report::new(sender.deliver_all(requests).await, Vec::new()))
             }
             None => {
@@ -160,7 +210,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         Some(sink) => sink.store(&report).map(drop),
         None => Ok(()),
     };
-    print_json(&SendReport::new(&report));
+    print_json(&SendReport::new(&report, &skipped));
     if let Err(error) = stored {
         // The failed requests go to stderr then: nothing is lost without a record.
         for line in &error.lines {
@@ -173,11 +223,18 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::from(1));
     }
-    Ok(if report.is_success() {
+    Ok(if report.is_success() && skipped.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A dead-letter line not sent again, and why (the reason names the line, never its text).
+#[derive(Serialize)]
+struct Skipped {
+    line: usize,
+    reason: String,
 }
 
 /// The report printed on standard output.
@@ -187,6 +244,8 @@ struct SendReport<'a> {
     delivered: usize,
     failed: usize,
     unrouted: usize,
+    #[serde(skip_serializing_if = "<[Skipped]>::is_empty")]
+    skipped: &'a [Skipped],
     deliveries: Vec<DeliveryLine<'a>>,
 }
 
@@ -208,7 +267,7 @@ struct DeliveryLine<'a> {
 }
 
 impl<'a> SendReport<'a> {
-    fn new(report: &'a Report) -> Self {
+    fn new(report: &'a Report, skipped: &'a [Skipped]) -> Self {
         let deliveries: Vec<DeliveryLine<'a>> =
             report.deliveries.iter().map(DeliveryLine::new).collect();
         let delivered = report
@@ -217,7 +276,8 @@ impl<'a> SendReport<'a> {
             .filter(|d| d.is_delivered())
             .count();
         SendReport {
-            ok: report.is_success(),
+            ok: report.is_success() && skipped.is_empty(),
+            skipped,
             delivered,
             failed: report.deliveries.len() - delivered,
             unrouted: report.unrouted.len(),

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
@@ -17,9 +18,9 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::Deserialize;
 
-use super::{Attempt, snippet};
+use super::{Answer, Attempt, AttemptError, parse_retry_after, snippet};
 use crate::config::{InvocationMode, LambdaTarget, StaticCredentials};
-use crate::deliver::{FailureKind, RetryPolicy};
+use crate::deliver::{FailureKind, MAX_RESPONSE_BYTES, RetryPolicy, truncate_text};
 use crate::route::Request;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -122,12 +123,13 @@ impl LambdaTransport {
         aws_sdk_lambda::Client::from_conf(config.build())
     }
 
-    /// One invocation of `target` with the request body.
+    /// One invocation of `target` with the request body. The function's result is kept up to
+    /// [`MAX_RESPONSE_BYTES`] (the SDK reads it whole; Lambda bounds it at 6 MB).
     pub(crate) async fn attempt(&self, target: &LambdaTarget, request: &Request) -> Attempt {
         let client = self
             .client(target)
             .await
-            .map_err(|message| (FailureKind::Config, message, None))?;
+            .map_err(|message| AttemptError::new(FailureKind::Config, message, None))?;
         let invocation_type = match target.mode {
             InvocationMode::RequestResponse => InvocationType::RequestResponse,
             InvocationMode::Event => InvocationType::Event,
@@ -142,17 +144,23 @@ impl LambdaTransport {
         match result {
             Ok(output) => {
                 let status = u16::try_from(output.status_code()).unwrap_or(200);
-                let response = output
-                    .payload()
-                    .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-                    .unwrap_or_default();
+                let bytes = output.payload().map(|b| b.as_ref()).unwrap_or_default();
+                let kept = &bytes[..bytes.len().min(MAX_RESPONSE_BYTES)];
+                let (response, cut) = truncate_text(
+                    String::from_utf8_lossy(kept).into_owned(),
+                    MAX_RESPONSE_BYTES,
+                );
                 match output.function_error() {
-                    Some(kind) => Err((
+                    Some(kind) => Err(AttemptError::new(
                         FailureKind::FunctionError,
                         format!("the function failed ({kind}): {}", snippet(&response)),
                         Some(status),
                     )),
-                    None => Ok((status, response)),
+                    None => Ok(Answer {
+                        status,
+                        response,
+                        truncated: cut || bytes.len() > kept.len(),
+                    }),
                 }
             }
             Err(error) => Err(classify_sdk(&error)),
@@ -160,26 +168,84 @@ impl LambdaTransport {
     }
 }
 
-fn classify_sdk<E, R>(error: &SdkError<E, R>) -> (FailureKind, String, Option<u16>)
+/// What a Lambda Invoke error means, from its HTTP status and error code: the one place where
+/// Lambda's errors are sorted into retried and final ones.
+///
+/// Retried (see the Invoke API's error list): throttling (`TooManyRequestsException`,
+/// `EC2ThrottledException`); errors of a function that is not ready yet or of the service
+/// (`ServiceException`, `ResourceNotReadyException`, `ResourceConflictException` — the
+/// function is being created or updated —, `SnapStartNotReadyException`,
+/// `SnapStartTimeoutException`, `ENINotReadyException`, `ENILimitReachedException`,
+/// `SubnetIPAddressLimitReachedException`, `EC2UnexpectedException`, the `EFS*` and
+/// `S3Files*` I/O, connectivity and timeout errors); and any other 5xx. Too large
+/// (`RequestTooLargeException`, `SerializedRequestEntityTooLargeException`, any 413): the
+/// batch is split. Everything else (unknown function, access denied, KMS, bad configuration,
+/// invalid content, any other 4xx) is final.
+pub(crate) fn classify_lambda_error(status: u16, code: &str) -> FailureKind {
+    match code {
+        "TooManyRequestsException" | "EC2ThrottledException" => FailureKind::Throttled,
+        "RequestTooLargeException" | "SerializedRequestEntityTooLargeException" => {
+            FailureKind::TooLarge
+        }
+        "ServiceException"
+        | "ResourceNotReadyException"
+        | "ResourceConflictException"
+        | "SnapStartNotReadyException"
+        | "SnapStartTimeoutException"
+        | "ENINotReadyException"
+        | "ENILimitReachedException"
+        | "SubnetIPAddressLimitReachedException"
+        | "EC2UnexpectedException"
+        | "EFSIOException"
+        | "EFSMountConnectivityException"
+        | "EFSMountTimeoutException"
+        | "S3FilesMountConnectivityException"
+        | "S3FilesMountTimeoutException" => FailureKind::ServerError,
+        "ResourceNotFoundException"
+        | "InvalidParameterValueException"
+        | "InvalidRequestContentException"
+        | "InvalidRuntimeException"
+        | "InvalidSecurityGroupIDException"
+        | "InvalidSubnetIDException"
+        | "InvalidZipFileException"
+        | "EC2AccessDeniedException"
+        | "EFSMountFailureException"
+        | "S3FilesMountFailureException"
+        | "KMSAccessDeniedException"
+        | "KMSDisabledException"
+        | "KMSInvalidStateException"
+        | "KMSNotFoundException"
+        | "RecursiveInvocationException"
+        | "SnapStartException"
+        | "SnapStartRegenerationFailureException"
+        | "UnsupportedMediaTypeException"
+        | "ModeNotSupportedException"
+        | "NoPublishedVersionException"
+        | "ServiceQuotaExceededException" => FailureKind::Rejected,
+        _ => match status {
+            429 => FailureKind::Throttled,
+            413 => FailureKind::TooLarge,
+            408 => FailureKind::Timeout,
+            500..=599 => FailureKind::ServerError,
+            _ => FailureKind::Rejected,
+        },
+    }
+}
+
+fn classify_sdk<E, R>(error: &SdkError<E, R>) -> AttemptError
 where
     E: std::error::Error + aws_sdk_lambda::error::ProvideErrorMetadata + 'static,
     R: RawResponse + fmt::Debug + 'static,
 {
     let message = DisplayErrorContext(error).to_string();
-    match error {
-        SdkError::TimeoutError(_) => (FailureKind::Timeout, message, None),
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            (FailureKind::Timeout, message, None)
-        }
-        SdkError::DispatchFailure(failure) if failure.is_user() => {
-            (FailureKind::Config, message, None)
-        }
+    let kind = match error {
+        SdkError::TimeoutError(_) => FailureKind::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => FailureKind::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_user() => FailureKind::Config,
         // No credentials anywhere in the chain: retrying will not conjure them up.
-        SdkError::DispatchFailure(_) if caused_by_credentials(error) => {
-            (FailureKind::Config, message, None)
-        }
-        SdkError::DispatchFailure(_) => (FailureKind::Connection, message, None),
-        SdkError::ConstructionFailure(_) => (FailureKind::Config, message, None),
+        SdkError::DispatchFailure(_) if caused_by_credentials(error) => FailureKind::Config,
+        SdkError::DispatchFailure(_) => FailureKind::Connection,
+        SdkError::ConstructionFailure(_) => FailureKind::Config,
         SdkError::ResponseError(e) => {
             let status = e.raw().status_u16();
             let kind = if status >= 500 || status == 0 {
@@ -187,32 +253,34 @@ where
             } else {
                 FailureKind::Rejected
             };
-            (kind, message, Some(status))
+            return AttemptError::new(kind, message, Some(status));
         }
         SdkError::ServiceError(e) => {
             let raw = e.raw();
             let status = raw.status_u16();
             let code = e.err().code().unwrap_or_default();
-            let kind = if status == 429
-                || code == "TooManyRequestsException"
-                || code.ends_with("ThrottledException")
+            if code.is_empty()
+                && status >= 500
+                && let Some(body) = raw.function_error_body()
             {
-                FailureKind::Throttled
-            } else if let Some(body) = raw.function_error_body().filter(|_| status >= 500) {
                 // cargo-lambda's emulator answers a function error with a bare 500 and the
                 // function's error object; real Lambda says 200 + X-Amz-Function-Error. Report
                 // it as the real one is reported: the function's own errorType and message.
                 let message = format!("the function failed (Unhandled): {}", snippet(&body));
-                return (FailureKind::FunctionError, message, Some(status));
-            } else if status >= 500 {
-                FailureKind::ServerError
-            } else {
-                FailureKind::Rejected
+                return AttemptError::new(FailureKind::FunctionError, message, Some(status));
+            }
+            return AttemptError {
+                kind: classify_lambda_error(status, code),
+                message,
+                status: Some(status),
+                retry_after: raw
+                    .header("retry-after")
+                    .and_then(|v| parse_retry_after(&v, SystemTime::now())),
             };
-            (kind, message, Some(status))
         }
-        _ => (FailureKind::Connection, message, None),
-    }
+        _ => FailureKind::Connection,
+    };
+    AttemptError::new(kind, message, None)
 }
 
 fn caused_by_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -231,6 +299,7 @@ fn caused_by_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
 /// What is read from an SDK raw HTTP response.
 trait RawResponse {
     fn status_u16(&self) -> u16;
+    fn header(&self, name: &str) -> Option<String>;
     /// The body, when it is a Lambda function error object (`errorType`, `errorMessage`).
     fn function_error_body(&self) -> Option<String>;
 }
@@ -238,6 +307,10 @@ trait RawResponse {
 impl RawResponse for aws_sdk_lambda::config::http::HttpResponse {
     fn status_u16(&self) -> u16 {
         self.status().as_u16()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers().get(name).map(str::to_owned)
     }
 
     fn function_error_body(&self) -> Option<String> {
@@ -256,5 +329,59 @@ impl RawResponse for aws_sdk_lambda::config::http::HttpResponse {
             .ok()
             .filter(|e| e.error_type.is_some() || e.error_message.is_some())
             .map(|_| String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_errors_are_sorted_into_retried_too_large_and_final() {
+        use FailureKind::*;
+        let table = [
+            (429, "TooManyRequestsException", Throttled),
+            (502, "EC2ThrottledException", Throttled),
+            (413, "RequestTooLargeException", TooLarge),
+            (413, "SerializedRequestEntityTooLargeException", TooLarge),
+            (500, "ServiceException", ServerError),
+            (502, "ResourceNotReadyException", ServerError),
+            (409, "ResourceConflictException", ServerError),
+            (409, "SnapStartNotReadyException", ServerError),
+            (408, "SnapStartTimeoutException", ServerError),
+            (502, "ENINotReadyException", ServerError),
+            (502, "ENILimitReachedException", ServerError),
+            (502, "SubnetIPAddressLimitReachedException", ServerError),
+            (502, "EC2UnexpectedException", ServerError),
+            (410, "EFSIOException", ServerError),
+            (408, "EFSMountConnectivityException", ServerError),
+            (408, "EFSMountTimeoutException", ServerError),
+            (404, "ResourceNotFoundException", Rejected),
+            (400, "InvalidParameterValueException", Rejected),
+            (400, "InvalidRequestContentException", Rejected),
+            (502, "InvalidRuntimeException", Rejected),
+            (502, "InvalidSecurityGroupIDException", Rejected),
+            (502, "InvalidSubnetIDException", Rejected),
+            (502, "InvalidZipFileException", Rejected),
+            (502, "EC2AccessDeniedException", Rejected),
+            (403, "EFSMountFailureException", Rejected),
+            (502, "KMSAccessDeniedException", Rejected),
+            (502, "KMSDisabledException", Rejected),
+            (502, "KMSInvalidStateException", Rejected),
+            (502, "KMSNotFoundException", Rejected),
+            (400, "RecursiveInvocationException", Rejected),
+            (400, "SnapStartException", Rejected),
+            (415, "UnsupportedMediaTypeException", Rejected),
+            (403, "AccessDeniedException", Rejected),
+            (403, "", Rejected),
+            (429, "", Throttled),
+            (413, "", TooLarge),
+            (408, "", Timeout),
+            (503, "SomethingNew", ServerError),
+            (400, "SomethingNew", Rejected),
+        ];
+        for (status, code, kind) in table {
+            assert_eq!(classify_lambda_error(status, code), kind, "{status} {code}");
+        }
     }
 }

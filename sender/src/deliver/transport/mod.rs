@@ -8,8 +8,9 @@
 mod http;
 mod lambda;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
 use tokio::time::Instant;
 
 use crate::config::Target;
@@ -19,9 +20,38 @@ use crate::route::{Limits, Request};
 use self::http::HttpTransport;
 use self::lambda::LambdaTransport;
 
-/// The result of one attempt: delivered (status, response body), or a failure of some kind
-/// (kind, message, status).
-pub(crate) type Attempt = Result<(u16, String), (FailureKind, String, Option<u16>)>;
+/// A successful attempt: the status and the start of the response body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    /// At most [`MAX_RESPONSE_BYTES`](crate::deliver::MAX_RESPONSE_BYTES).
+    pub(crate) response: String,
+    pub(crate) truncated: bool,
+}
+
+/// A failed attempt.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
+    pub(crate) status: Option<u16>,
+    /// What the server's `Retry-After` asked for, if it said.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl AttemptError {
+    pub(crate) fn new(kind: FailureKind, message: String, status: Option<u16>) -> Self {
+        AttemptError {
+            kind,
+            message,
+            status,
+            retry_after: None,
+        }
+    }
+}
+
+/// The result of one attempt.
+pub(crate) type Attempt = Result<Answer, AttemptError>;
 
 /// Sends requests; owns the transports and their cached clients.
 #[derive(Debug)]
@@ -63,7 +93,7 @@ impl Transport {
             return DeliveryReport::new(request, Outcome::Failed(failure));
         }
         let started = Instant::now();
-        let mut attempts = 0;
+        let (mut attempts, mut throttled, mut other) = (0u32, 0u32, 0u32);
         loop {
             attempts += 1;
             let remaining = self.policy.max_elapsed.saturating_sub(started.elapsed());
@@ -74,33 +104,50 @@ impl Transport {
                 .max(Duration::from_millis(1));
             let result = match tokio::time::timeout(budget, self.attempt(&request)).await {
                 Ok(result) => result,
-                Err(_) => Err((
+                Err(_) => Err(AttemptError::new(
                     FailureKind::Timeout,
                     format!("no answer within {} ms", budget.as_millis()),
                     None,
                 )),
             };
-            let (kind, message, status) = match result {
-                Ok((status, response)) => {
+            let error = match result {
+                Ok(answer) => {
                     let delivered = Delivered {
                         attempts,
-                        status,
-                        response,
+                        status: answer.status,
+                        response: answer.response,
+                        response_truncated: answer.truncated,
                     };
                     return DeliveryReport::new(request, Outcome::Delivered(delivered));
                 }
-                Err(failure) => failure,
+                Err(error) => error,
             };
+            let AttemptError {
+                kind,
+                message,
+                status,
+                retry_after,
+            } = error;
             tracing::debug!(
                 target = %request.target.describe(), attempt = attempts, kind = %kind,
                 "webhook delivery attempt failed: {message}"
             );
-            let wait = self.policy.backoff_before(attempts);
+            let out_of_attempts = if kind == FailureKind::Throttled {
+                throttled += 1;
+                throttled >= self.policy.max_throttled_attempts
+            } else {
+                other += 1;
+                other >= self.policy.max_attempts
+            };
+            let wait = self.policy.wait_before(attempts, retry_after);
             let out_of_time = started.elapsed() + wait >= self.policy.max_elapsed;
-            if !kind.is_retryable() || attempts >= self.policy.max_attempts || out_of_time {
+            if !kind.is_retryable() || out_of_attempts || out_of_time {
                 let message = if kind.is_retryable() {
+                    let asked = retry_after
+                        .map(|d| format!("; Retry-After asked for {} s", d.as_secs()))
+                        .unwrap_or_default();
                     format!(
-                        "{message} (gave up after {attempts} attempt(s) in {} ms)",
+                        "{message} (gave up after {attempts} attempt(s) in {} ms{asked})",
                         started.elapsed().as_millis()
                     )
                 } else {
@@ -142,4 +189,43 @@ fn snippet(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// The wait a `Retry-After` value asks for: a number of seconds, or an HTTP date (a date in
+/// the past asks for no wait). `None` when it is neither.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = DateTime::from_str(value, DateTimeFormat::HttpDate).ok()?;
+    let at = SystemTime::try_from(date).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 21 Oct 2015 07:28:00
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: no wait"
+        );
+        for bad in ["", "soon", "-5", "1.5", "Wed, 99 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
 }

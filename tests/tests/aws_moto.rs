@@ -1,0 +1,330 @@
+//! The kit's AWS stores against their real APIs, served by a moto server these tests start:
+//! start-up with a Secrets Manager secret (a plain secret, a JSON map of apps) and with an SSM
+//! SecureString; a missing secret fails the start with a clear message; the DynamoDB
+//! idempotency store under two concurrent deliveries of one payload, a redelivery, a failed
+//! callback, and a crashed run's lease.
+//!
+//! The same under `cargo lambda watch` (rotation while the function runs, an Event invocation
+//! delivered twice) is in `e2e_aws.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use soketi_e2e_tests::moto::{Moto, create_idempotency_table, unique};
+use soketi_handler_kit::idempotency::{Claim, DynamoDbStore, IdempotencyKey, IdempotencyStore};
+use soketi_handler_kit::testing::SignedEnvelope;
+use soketi_handler_kit::wire::{ChannelOccupied, Event, Secret};
+use soketi_handler_kit::{Context, Error, ErrorKind, FailureCause, Verifier, Webhooks};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn body(key: &str, secret: &str, channel: &str) -> Vec<u8> {
+    SignedEnvelope::new(key, secret)
+        .event(Event::channel_occupied(channel))
+        .to_bytes()
+}
+
+fn verifies(verifier: &Verifier, key: &str, secret: &str) -> bool {
+    verifier.verify_lambda_body(&body(key, secret, "c")).is_ok()
+}
+
+#[test]
+fn the_app_secret_is_read_at_start_from_secrets_manager_or_ssm() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+        let ssm = aws_sdk_ssm::Client::new(&aws);
+
+        // A plain secret, for SOKETI_APP_KEY.
+        let plain = secrets
+            .create_secret()
+            .name(unique("soketi-plain"))
+            .secret_string("plain-secret")
+            .send()
+            .await
+            .expect("create secret");
+        let arn = plain.arn().expect("an ARN");
+        let verifier = Verifier::from_lookup_aws(
+            env(&[("SOKETI_SECRET_ARN", arn), ("SOKETI_APP_KEY", "app1key")]),
+            &aws,
+        )
+        .await
+        .expect("the secret is read");
+        assert!(verifies(&verifier, "app1key", "plain-secret"));
+        assert!(!verifies(&verifier, "other", "plain-secret"));
+        assert!(!verifies(&verifier, "app1key", "wrong"));
+
+        // A JSON map of apps, found by name as well as by ARN.
+        let name = unique("soketi-apps");
+        secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(r#"{"app1key": "one", "app2key": ["two-new", "two-old"]}"#)
+            .send()
+            .await
+            .expect("create secret");
+        let verifier = Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_ARN", &name)]), &aws)
+            .await
+            .expect("the secret is read");
+        assert!(verifies(&verifier, "app1key", "one"));
+        assert!(verifies(&verifier, "app2key", "two-old"));
+        assert!(!verifies(&verifier, "app1key", "two-new"));
+        let shown = format!("{verifier:?}");
+        assert!(
+            !shown.contains("two-new") && !shown.contains("\"one\""),
+            "{shown}"
+        );
+
+        // An SSM SecureString, decrypted.
+        let parameter = format!("/{}", unique("soketi/secret"));
+        ssm.put_parameter()
+            .name(&parameter)
+            .value("ssm-secret")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put parameter");
+        let verifier =
+            Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_PARAMETER", &parameter)]), &aws)
+                .await
+                .expect("the parameter is read");
+        assert!(verifies(&verifier, "any-key", "ssm-secret"));
+        assert!(!verifies(&verifier, "any-key", "wrong"));
+    });
+}
+
+#[test]
+fn a_missing_secret_fails_the_start_naming_it() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf";
+        let error = Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_ARN", arn)]), &aws)
+            .await
+            .expect_err("no such secret");
+        assert_eq!(error.source_name(), "SOKETI_SECRET_ARN");
+        let message = error.to_string();
+        assert!(
+            message.contains(arn) && message.contains("does not exist"),
+            "{message}"
+        );
+        let error = Verifier::from_lookup_aws(
+            env(&[("SOKETI_SECRET_PARAMETER", "/no/such/parameter")]),
+            &aws,
+        )
+        .await
+        .expect_err("no such parameter");
+        assert_eq!(error.source_name(), "SOKETI_SECRET_PARAMETER");
+        assert!(
+            error.to_string().contains("/no/such/parameter")
+                && error.to_string().contains("does not exist"),
+            "{error}"
+        );
+    });
+}
+
+/// A router counting the runs of its callback, whose callback waits at `gate` until released
+/// and fails while `failing` is set.
+struct Counted {
+    webhooks: Webhooks,
+    runs: Arc<AtomicUsize>,
+    gate: Arc<tokio::sync::Notify>,
+    failing: Arc<AtomicBool>,
+}
+
+fn counted(store: DynamoDbStore, gated: bool) -> Counted {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let failing = Arc::new(AtomicBool::new(false));
+    let (r, g, f) = (runs.clone(), gate.clone(), failing.clone());
+    let webhooks = Webhooks::new(Verifier::new(
+        soketi_handler_kit::Keyring::new().app("app1key", "s3cret"),
+    ))
+    .on_channel_occupied(move |_ev: ChannelOccupied, _cx: Context| {
+        let (r, g, f) = (r.clone(), g.clone(), f.clone());
+        async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            if gated {
+                g.notified().await;
+            }
+            if f.load(Ordering::SeqCst) {
+                return Err("downstream unavailable".into());
+            }
+            Ok(())
+        }
+    })
+    .idempotent(store);
+    Counted {
+        webhooks,
+        runs,
+        gate,
+        failing,
+    }
+}
+
+#[test]
+fn two_concurrent_deliveries_of_one_payload_run_the_callback_once() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let table = unique("idempotency");
+        create_idempotency_table(&aws, &table).await;
+        let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
+        let c = counted(store, true);
+        let payload = body("app1key", "s3cret", "concurrent");
+        // Both deliveries race for the claim; the winner's callback is held open until the
+        // other delivery has finished, so they truly overlap.
+        let deliver = |id: &'static str| {
+            let (webhooks, gate, payload) = (c.webhooks.clone(), c.gate.clone(), payload.clone());
+            tokio::spawn(async move {
+                let outcome = webhooks.handle(&payload, id).await;
+                gate.notify_one();
+                outcome
+            })
+        };
+        let (a, b) = (deliver("a"), deliver("b"));
+        let outcomes = [a.await.unwrap(), b.await.unwrap()];
+        assert_eq!(c.runs.load(Ordering::SeqCst), 1, "{outcomes:?}");
+        let handled: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(handled.len(), 1, "{outcomes:?}");
+        assert_eq!(handled[0].handled(), 1);
+        let failed = outcomes
+            .iter()
+            .find_map(|o| o.as_ref().err())
+            .expect("one failed");
+        let Error::HandlerFailed(failures) = failed else {
+            panic!("{failed}")
+        };
+        assert!(
+            matches!(failures.failures()[0].cause(), FailureCause::InProgress),
+            "{failed}"
+        );
+        // The loser's retry finds the event done.
+        c.gate.notify_one();
+        let retry = c
+            .webhooks
+            .handle(&payload, "b-retry")
+            .await
+            .expect("skipped");
+        assert_eq!((retry.handled(), retry.skipped()), (0, 1));
+        assert_eq!(c.runs.load(Ordering::SeqCst), 1);
+
+        // The record: done, with the TTL attribute a day ahead.
+        let item = aws_sdk_dynamodb::Client::new(&aws)
+            .get_item()
+            .table_name(&table)
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "{}#0",
+                    Secret::new("s3cret").sign(
+                        soketi_handler_kit::wire::Envelope::parse(&payload)
+                            .unwrap()
+                            .payload_json()
+                            .as_bytes()
+                    )
+                )),
+            )
+            .send()
+            .await
+            .expect("get item");
+        let item = item.item().expect("the event is recorded");
+        assert_eq!(item["state"].as_s().unwrap(), "done");
+        let expires: u64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            expires > now + 23 * 3600 && expires <= now + 24 * 3600 + 60,
+            "expires_at {expires}, now {now}"
+        );
+    });
+}
+
+#[test]
+fn a_failed_callback_is_released_and_a_crashed_runs_lease_ends() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let table = unique("idempotency");
+        create_idempotency_table(&aws, &table).await;
+        let client = aws_sdk_dynamodb::Client::new(&aws);
+        let c = counted(DynamoDbStore::new(client.clone(), &table), false);
+        let payload = body("app1key", "s3cret", "retried");
+        c.failing.store(true, Ordering::SeqCst);
+        let error = c.webhooks.handle(&payload, "r1").await.expect_err("failed");
+        assert_eq!(error.kind(), ErrorKind::HandlerFailed);
+        c.failing.store(false, Ordering::SeqCst);
+        let retry = c.webhooks.handle(&payload, "r2").await.expect("ran again");
+        assert_eq!(retry.handled(), 1);
+        let again = c.webhooks.handle(&payload, "r3").await.expect("skipped");
+        assert_eq!(again.skipped(), 1);
+        assert_eq!(c.runs.load(Ordering::SeqCst), 2);
+
+        // The store's own states: a claim whose lease has ended is taken over; one whose lease
+        // runs is not; a done record is reported done.
+        let store = DynamoDbStore::new(client, &table);
+        let key = IdempotencyKey::new(&Secret::new("k").sign(b"crashed"), 0);
+        assert_eq!(store.claim(&key, Duration::ZERO).await.unwrap(), Claim::Run);
+        assert_eq!(
+            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            Claim::Run,
+            "the crashed run's lease had ended"
+        );
+        assert_eq!(
+            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            Claim::InProgress
+        );
+        store.release(&key).await.unwrap();
+        assert_eq!(
+            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            Claim::Run
+        );
+        store
+            .complete(&key, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            Claim::Done
+        );
+        store
+            .release(&key)
+            .await
+            .expect("releasing a done record is a no-op");
+        assert_eq!(
+            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            Claim::Done
+        );
+    });
+}
+
+#[test]
+fn a_missing_table_fails_the_event_closed() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), "no-such-table");
+        let c = counted(store, false);
+        let error = c
+            .webhooks
+            .handle(&body("app1key", "s3cret", "x"), "r1")
+            .await
+            .expect_err("fail-closed");
+        assert!(error.to_string().contains("no-such-table"), "{error}");
+        assert_eq!(c.runs.load(Ordering::SeqCst), 0);
+    });
+}
