@@ -108,7 +108,7 @@ impl Limits {
 /// later (the body is final; resending it needs no secret).
 ///
 /// `Debug` shows no secret: the target's credentials, its URL's password and the values of
-/// credential headers are hidden (see [`redact`](crate::redact)), and the body (a Lambda
+/// credential headers are hidden (see [`crate::redact`]), and the body (a Lambda
 /// envelope holds the headers) is shown by its length only.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]

@@ -161,7 +161,9 @@ impl Webhooks {
     /// ```no_run
     /// # async fn example() -> Result<(), soketi_handler_kit::Error> {
     /// let webhooks = soketi_handler_kit::Webhooks::from_env_async().await?;
-    /// soketi_handler_kit::run(webhooks).await
+    /// # #[cfg(feature = "runtime")]
+    /// soketi_handler_kit::run(webhooks).await?;
+    /// # Ok(())
     /// # }
     /// ```
     pub async fn from_env_async() -> Result<Self, ConfigError> {

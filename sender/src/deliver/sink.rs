@@ -1,25 +1,7 @@
 //! Dead-letter files: failed deliveries appended as JSON lines, read back for a replay, and
 //! rewritten when the file being replayed is also where the new failures go.
 //!
-//! What a file promises:
-//! - **Whole lines.** Each line is written with one `write` call of the whole line, newline
-//!   included, on a file opened with `O_APPEND`, under an exclusive lock (`flock`) of the file:
-//!   concurrent appenders never interleave, and a crash leaves at most one torn last line. A
-//!   torn line is ended before the next line is appended, so it never spoils its neighbour,
-//!   and reading reports it and goes on.
-//! - **Private.** A file (and any temporary file) is created with mode 0600 on Unix: it holds
-//!   payloads and headers.
-//! - **Replaying a file into itself loses nothing.** The replay remembers the bytes it read.
-//!   When it stores its failures, it locks the file, keeps every line appended since it read
-//!   it, and replaces the file by a temporary one holding: the lines it could not read or
-//!   send (verbatim), its new failures, then the lines appended meanwhile. Appenders lock the
-//!   file and check that it is still the one at its path before writing, so none writes into
-//!   the replaced file. If the file no longer starts with the bytes the replay read (another
-//!   replay rewrote it), the new failures are appended instead: a letter may then be stored
-//!   twice, never lost. (A program that appends to the file without taking the lock is not
-//!   covered: its lines written during the rewrite may go to the replaced file.)
-//! - **Temporary files** have unpredictable names, are created with `create_new` (`O_EXCL`,
-//!   which never follows a symbolic link) next to the file, and are removed on failure.
+//! What a file promises is documented on [`DeadLetterSink`] (this module is private).
 //!
 //! The functions here do blocking file I/O: from async code, call them where blocking is fine
 //! (`tokio::task::spawn_blocking`, or before and after the sends).
@@ -34,6 +16,27 @@ use crate::deliver::{DeadLetter, DeadLetterError, Report};
 /// Where the dead letters of a send are written, opened before anything is sent so that a file
 /// that cannot be written is found up front, not after deliveries have failed with nowhere to
 /// be recorded.
+///
+/// # What a file promises
+///
+/// - **Whole lines.** Each line is written with one `write` call of the whole line, newline
+///   included, on a file opened with `O_APPEND`, under an exclusive lock (`flock`) of the file:
+///   concurrent appenders never interleave, and a crash leaves at most one torn last line. A
+///   torn line is ended before the next line is appended, so it never spoils its neighbour,
+///   and reading reports it and goes on.
+/// - **Private.** A file (and any temporary file) is created with mode 0600 on Unix: it holds
+///   payloads and headers.
+/// - **Replaying a file into itself loses nothing.** The replay remembers the bytes it read.
+///   When it stores its failures, it locks the file, keeps every line appended since it read
+///   it, and replaces the file by a temporary one holding: the lines it could not read or
+///   send (verbatim), its new failures, then the lines appended meanwhile. Appenders lock the
+///   file and check that it is still the one at its path before writing, so none writes into
+///   the replaced file. If the file no longer starts with the bytes the replay read (another
+///   replay rewrote it), the new failures are appended instead: a letter may then be stored
+///   twice, never lost. (A program that appends to the file without taking the lock is not
+///   covered: its lines written during the rewrite may go to the replaced file.)
+/// - **Temporary files** have unpredictable names, are created with `create_new` (`O_EXCL`,
+///   which never follows a symbolic link) next to the file, and are removed on failure.
 ///
 /// ```
 /// use soketi_lambda_sender::deliver::{read_dead_letters, DeadLetterSink, Report};
@@ -163,8 +166,8 @@ impl DeadLetterSink {
     }
 
     /// The sink of a send that replays `replayed` (if any): when both name the same file,
-    /// however spelled, the file is rewritten without the letters sent again (see the
-    /// [module](self) documentation), keeping the lines `keep` (1-based numbers of the lines of
+    /// however spelled, the file is rewritten without the letters sent again (see
+    /// [`DeadLetterSink`]), keeping the lines `keep` (1-based numbers of the lines of
     /// `replayed` to keep verbatim: unreadable, or not sent); else it appends to `path`.
     pub fn for_replay(
         path: impl AsRef<Path>,
@@ -190,7 +193,7 @@ impl DeadLetterSink {
         &self.path
     }
 
-    /// Writes a line for each failure of `report` (see the [module](self) documentation) and
+    /// Writes a line for each failure of `report` (see [`DeadLetterSink`]) and
     /// flushes it to disk. Returns how many were written; on error, the lines that were to be
     /// written are in the error, so that the caller can put them somewhere else.
     pub fn store(mut self, report: &Report) -> Result<usize, StoreError> {
