@@ -114,7 +114,10 @@ impl Moto {
     }
 
     pub fn log_tail(&self, lines: usize) -> String {
-        self.process.lock().map(|p| p.log_tail(lines)).unwrap_or_default()
+        self.process
+            .lock()
+            .map(|p| p.log_tail(lines))
+            .unwrap_or_default()
     }
 
     /// Calls SQS action `action` with `input`; panics on an error answer.
