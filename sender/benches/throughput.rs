@@ -18,7 +18,6 @@
 //! THROUGHPUT_EVENTS=20000 cargo bench -p soketi-lambda-sender --bench throughput
 //! ```
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -75,6 +74,7 @@ fn events_wanted() -> usize {
 /// Runs `command` to its end; its wall time and peak resident set (KiB).
 fn measure(mut command: Command) -> (Duration, u64) {
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // waited for below, by wait4, which gives its rusage
     let child = command.spawn().expect("spawn");
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
     let mut status = 0;
