@@ -84,7 +84,7 @@ mod sender;
 #[cfg(feature = "worker")]
 pub mod worker;
 
-pub use queue::{Queue, QueueConfig, QueueError, QueueReport};
+pub use queue::{BatchLimits, Queue, QueueConfig, QueueError, QueueReport};
 pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};
 
 /// The README's examples, compiled as doc tests so that they stay true.

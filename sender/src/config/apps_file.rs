@@ -11,11 +11,23 @@ use soketi_handler_kit::wire::headers::is_reserved;
 use soketi_handler_kit::wire::{EventKind, Secret};
 
 use super::error::{ConfigError, ConfigErrorKind, invalid};
-use super::model::{
-    App, Filter, HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
-    Webhook,
+use super::model::{App, Filter, Webhook};
+use super::target::{
+    HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
 };
 use super::validate::reserved_header;
+
+impl App {
+    /// Reads one app from soketi's JSON.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        App::from_value(&parse_json(text)?)
+    }
+
+    /// Reads one app from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        parse_app(value, "")
+    }
+}
 
 /// Reads a list of apps: a JSON array of apps, a single app object, or soketi's array app
 /// manager configuration `{"appManager.array.apps": [...]}` (or `{"apps": [...]}`).
@@ -190,7 +202,7 @@ fn app_identity(
 }
 
 /// One app: its identity (see [`app_identity`]) and its webhooks, every one checked.
-pub(super) fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
+fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
     let map = app_object(value, prefix)?;
     let (id, key, secret) = app_identity(map, prefix)?;
     let webhooks_field = format!("{prefix}webhooks");
@@ -506,9 +518,8 @@ mod tests {
             r#"{"id":"1","key":"k","secret":"new","previous_secrets":["old","older"]}"#,
         )
         .expect("valid");
-        let secrets = app.job_secrets();
-        assert_eq!(secrets.len(), 3);
-        for (secret, name) in secrets.iter().zip(["new", "old", "older"]) {
+        assert_eq!(app.secrets().count(), 3);
+        for (secret, name) in app.secrets().zip(["new", "old", "older"]) {
             assert!(secret.verifies(b"payload", &signed_by(name)), "{name}");
         }
         let one = App::from_json(r#"{"id":"1","key":"k","secret":"new","previous_secrets":"old"}"#)

@@ -56,11 +56,10 @@ impl Sender {
     /// ```
     pub async fn deliver_job(&self, job: &QueueJob<'_>) -> Result<Report, JobError> {
         let index = self
-            .apps()
-            .iter()
-            .position(|app| app.key == job.app_key())
+            .app_index_by_key(job.app_key())
             .ok_or_else(|| JobError::unknown_app(job.app_key()))?;
-        let verified = job.verify(&self.apps()[index].job_secrets())?;
+        let secrets: Vec<_> = self.apps()[index].secrets().cloned().collect();
+        let verified = job.verify(&secrets)?;
         if verified.secret_index() > 0 {
             tracing::info!(
                 app_id = %self.apps()[index].id,

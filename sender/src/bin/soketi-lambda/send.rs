@@ -10,7 +10,7 @@ use serde::Serialize;
 use soketi_handler_kit::wire::Event;
 use soketi_lambda_sender::config::{Target, apps_from_json};
 use soketi_lambda_sender::deliver::{
-    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy,
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy, Skipped,
     read_dead_letters,
 };
 use soketi_lambda_sender::route::Request;
@@ -159,27 +159,15 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         } else {
             options
         };
-        skipped.extend(file.skipped.iter().map(|e| Skipped {
-            line: e.line,
-            reason: e.to_string(),
-        }));
-        for (line, letter) in &file.letters {
-            match letter.to_request(sender.apps(), &options) {
-                Ok(request) => requests.push(request),
-                Err(e) => skipped.push(Skipped {
-                    line: *line,
-                    reason: format!("line {line}: {e}"),
-                }),
-            }
-        }
-        skipped.sort_by_key(|s| s.line);
-        for s in &skipped {
+        let plan = options.plan(file, sender.apps());
+        for s in &plan.skipped {
             eprintln!(
                 "soketi-lambda: {}: skipped {}",
                 file.path.display(),
                 s.reason
             );
         }
+        (requests, skipped) = (plan.requests, plan.skipped);
     }
     // Opened before anything is sent: a dead-letter file that cannot be written is a usage
     // error found up front, not after deliveries have failed with nowhere to record them.
@@ -228,13 +216,6 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A dead-letter line not sent again, and why (the reason names the line, never its text).
-#[derive(Serialize)]
-struct Skipped {
-    line: usize,
-    reason: String,
 }
 
 /// The report printed on standard output.
