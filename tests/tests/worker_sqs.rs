@@ -184,12 +184,18 @@ fn the_worker_delivers_every_job_once_and_leaves_the_failing_one_in_the_queue() 
     };
 
     // Everything but the failing job gets delivered and deleted.
+    let verifier = Verifier::new(Keyring::new().app("app1key", "app1secret"));
     let mut want: Vec<Event> = bodies
         .iter()
         .flat_map(|b| {
-            QueueJob::parse(b)
-                .unwrap()
-                .verify(&[Secret::new("app1secret")])
+            let job = QueueJob::parse(b).unwrap();
+            let signature = job.signature().to_string();
+            verifier
+                .verify_parts(
+                    job.payload_json().as_bytes(),
+                    Some(job.app_key()),
+                    Some(&signature),
+                )
                 .unwrap()
                 .payload()
                 .events()

@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-use soketi_handler_kit::wire::{JobError, QueueJob};
+use soketi_handler_kit::wire::QueueJob;
 use tokio::task::JoinSet;
 
+use super::JobError;
 use crate::Sender;
 use crate::deliver::Report;
 
@@ -242,7 +243,7 @@ impl Sender {
     async fn deliver_message(&self, message: &JobMessage) -> JobOutcome {
         let result = match QueueJob::parse(&message.body) {
             Ok(job) => self.deliver_job(&job).await,
-            Err(e) => Err(e),
+            Err(e) => Err(JobError::from(e)),
         };
         match result {
             Ok(report) if report.is_success() => JobOutcome::Delivered(report),

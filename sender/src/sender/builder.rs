@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use soketi_handler_kit::wire::now_ms;
+use soketi_handler_kit::{Keyring, Verifier};
 
 use super::{Apps, Clock, Inner, Sender, Unclaimed};
 use crate::config::{App, ConfigError, ConfigErrorKind, RegionSource, Target};
@@ -188,6 +189,9 @@ impl SenderBuilder {
             by_key.insert(app.key.clone(), i);
         }
         resolve_regions(&mut apps, &self.region_fallback).await?;
+        let keyring = apps.iter().fold(Keyring::new(), |keyring, app| {
+            keyring.app_secrets(app.key.clone(), app.secrets().cloned())
+        });
         let transport = Transport::new(self.policy, self.endpoint_override, self.limits)
             .map_err(|e| BuildError::Http(e.to_string()))?;
         Ok(Sender {
@@ -196,6 +200,7 @@ impl SenderBuilder {
                     list: apps,
                     by_id,
                     by_key,
+                    jobs: Verifier::new(keyring),
                 },
                 transport,
                 limits: self.limits,

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use soketi_handler_kit::Verifier;
 use soketi_handler_kit::wire::Event;
 
 use crate::config::App;
@@ -28,11 +29,13 @@ pub(crate) type Unclaimed = Arc<dyn Fn(DeliveryReport) + Send + Sync>;
 #[error("no app with id or key `{0}`")]
 pub struct UnknownApp(pub String);
 
-/// The apps, in configuration order, indexed by id and by key.
+/// The apps, in configuration order, indexed by id and by key; and what their queue jobs are
+/// verified with: the kit's verifier, with the current and previous secrets of each app key.
 struct Apps {
     list: Vec<App>,
     by_id: HashMap<String, usize>,
     by_key: HashMap<String, usize>,
+    jobs: Verifier,
 }
 
 struct Inner {
@@ -100,6 +103,11 @@ impl Sender {
     /// The number of the app with this key.
     pub(crate) fn app_index_by_key(&self, key: &str) -> Option<usize> {
         self.inner.apps.by_key.get(key).copied()
+    }
+
+    /// What soketi's queue jobs are verified with (see [`jobs`](crate::jobs)).
+    pub(crate) fn job_verifier(&self) -> &Verifier {
+        &self.inner.apps.jobs
     }
 
     /// The current time, by the sender's clock.
