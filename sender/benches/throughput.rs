@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{FakeServer, Reply};
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
-use soketi_lambda_sender::config::apps_from_json;
+use soketi_lambda_sender::config::parse_apps_file;
 use soketi_lambda_sender::{QueueConfig, RegionFallback, Sender};
 
 const RUNS: usize = 3;
@@ -129,7 +129,7 @@ fn hermetic(command: &mut Command) {
 
 /// The queue's process: pushes `events` events into a `Queue` and shuts it down.
 async fn queue_child(server: String, events: usize) {
-    let apps = apps_from_json(&apps_file(&server)).expect("apps");
+    let apps = parse_apps_file(&apps_file(&server)).expect("apps");
     let sender = Sender::builder()
         .apps(apps)
         .region_fallback(RegionFallback::None)

@@ -220,7 +220,7 @@ fn the_fuzz_seeds_are_current() {
     }
     for (name, bytes) in read("sender_apps_file") {
         let text = String::from_utf8(bytes).expect("UTF-8");
-        let result = soketi_lambda_sender::config::apps_from_json(&text);
+        let result = soketi_lambda_sender::config::parse_apps_file(&text);
         assert_eq!(
             result.is_err(),
             name.starts_with("errors"),

@@ -1,8 +1,12 @@
 //! Reading soketi's apps file: where the apps are in it, and each app's fields.
 //!
-//! One reader, one set of rules, for the sender's configuration ([`apps_from_json`]) and for
-//! what a receiver needs ([`app_secrets_from_json`], used by `soketi-lambda verify`). Errors
-//! name the field by its path in the document, e.g. `apps[2].webhooks[0].lambda.async`.
+//! One reader, one set of rules, for the sender's configuration ([`parse_apps_file`]) and for
+//! what a receiver needs ([`parse_apps_file_credentials`], used by `soketi-lambda verify
+//! --apps`). Errors name the field by its path in the document, e.g.
+//! `apps[2].webhooks[0].lambda.async`.
+//!
+//! (The handler kit reads another format: a JSON object of app key to secret or secrets, its
+//! app secrets. This module does not read that one.)
 
 use std::fmt;
 
@@ -29,43 +33,34 @@ impl App {
     }
 }
 
-/// Reads a list of apps: a JSON array of apps, a single app object, or soketi's array app
+/// Reads soketi's apps file: a JSON array of apps, a single app object, or soketi's array app
 /// manager configuration `{"appManager.array.apps": [...]}` (or `{"apps": [...]}`).
 ///
 /// ```
-/// use soketi_lambda_sender::config::apps_from_json;
-/// let apps = apps_from_json(r#"[{"id":"1","key":"k1","secret":"s1"},{"id":"2","key":"k2","secret":"s2"}]"#)?;
+/// use soketi_lambda_sender::config::parse_apps_file;
+/// let apps = parse_apps_file(r#"[{"id":"1","key":"k1","secret":"s1"},{"id":"2","key":"k2","secret":"s2"}]"#)?;
 /// assert_eq!(apps.len(), 2);
 /// assert_eq!(apps[1].key, "k2");
-/// let err = apps_from_json(r#"{"apps":[{"id":"1","key":"k","secret":"s","webhooks":[
+/// let err = parse_apps_file(r#"{"apps":[{"id":"1","key":"k","secret":"s","webhooks":[
 ///     {"lambda_function":"f","event_types":["cache_miss"],"lambda":{"async":"yes"}}]}]}"#).unwrap_err();
 /// assert_eq!(err.field(), "apps[0].webhooks[0].lambda.async");
 /// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
 /// ```
-pub fn apps_from_json(text: &str) -> Result<Vec<App>, ConfigError> {
+pub fn parse_apps_file(text: &str) -> Result<Vec<App>, ConfigError> {
     let value = parse_json(text)?;
-    match locate(&value)? {
-        Some(apps) => apps
-            .into_iter()
-            .map(|(prefix, app)| parse_app(app, &prefix))
-            .collect(),
-        // Not recognisably apps: read it as one app, whose errors say what is missing.
-        None if value.is_object() => Ok(vec![parse_app(&value, "")?]),
-        None => Err(ConfigError::new(
-            ConfigErrorKind::InvalidField,
-            None,
-            "",
-            "expected an app object or an array of apps".to_owned(),
-        )),
-    }
+    apps_in(&value)?
+        .into_iter()
+        .map(|(prefix, app)| parse_app(app, &prefix))
+        .collect()
 }
 
-/// An app's id, key and secret: what a receiver needs to verify its webhooks.
+/// An app's id, key and secret, as soketi's apps file gives them: what a receiver needs to
+/// verify its webhooks.
 ///
 /// `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AppSecret {
+pub struct AppCredentials {
     /// The app id.
     pub id: String,
     /// The app key (`X-Pusher-Key`).
@@ -73,16 +68,16 @@ pub struct AppSecret {
     secret: String,
 }
 
-impl AppSecret {
+impl AppCredentials {
     /// The app secret.
     pub fn secret(&self) -> &str {
         &self.secret
     }
 }
 
-impl fmt::Debug for AppSecret {
+impl fmt::Debug for AppCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppSecret")
+        f.debug_struct("AppCredentials")
             .field("id", &self.id)
             .field("key", &self.key)
             .field("secret", &"<redacted>")
@@ -90,39 +85,50 @@ impl fmt::Debug for AppSecret {
     }
 }
 
-/// The id, key and secret of each app of a soketi apps document (the forms
-/// [`apps_from_json`] reads, by the same rules and with the same errors; webhooks are not
-/// read). `Ok(None)` when the JSON is not an apps document at all (say, a map of app key to
-/// secret, which the kit's `Keyring::from_apps_json` reads).
+/// The id, key and secret of each app of soketi's apps file (the forms [`parse_apps_file`]
+/// reads, by the same rules and with the same errors; webhooks are not read).
 ///
 /// ```
-/// use soketi_lambda_sender::config::app_secrets_from_json;
-/// let apps = app_secrets_from_json(r#"{"appManager.array.apps":[{"id":1,"key":"k","secret":"s"}]}"#)?
-///     .expect("apps");
+/// use soketi_lambda_sender::config::parse_apps_file_credentials;
+/// let apps = parse_apps_file_credentials(r#"{"appManager.array.apps":[{"id":1,"key":"k","secret":"s"}]}"#)?;
 /// assert_eq!((apps[0].id.as_str(), apps[0].key.as_str(), apps[0].secret()), ("1", "k", "s"));
 /// assert!(!format!("{apps:?}").contains("\"s\""));
-/// assert!(app_secrets_from_json(r#"{"k":"s"}"#)?.is_none());
-/// let err = app_secrets_from_json(r#"[{"id":"1","key":"k"}]"#).unwrap_err();
+/// let err = parse_apps_file_credentials(r#"[{"id":"1","key":"k"}]"#).unwrap_err();
 /// assert_eq!(err.field(), "[0].secret");
+/// // Not an apps file: the kit's map of app key to secret is an app without an id here.
+/// let err = parse_apps_file_credentials(r#"{"k":"s"}"#).unwrap_err();
+/// assert_eq!(err.field(), "id");
 /// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
 /// ```
-pub fn app_secrets_from_json(text: &str) -> Result<Option<Vec<AppSecret>>, ConfigError> {
+pub fn parse_apps_file_credentials(text: &str) -> Result<Vec<AppCredentials>, ConfigError> {
     let value = parse_json(text)?;
-    let Some(apps) = locate(&value)? else {
-        return Ok(None);
-    };
-    apps.into_iter()
+    apps_in(&value)?
+        .into_iter()
         .map(|(prefix, app)| {
             let (id, key, secret) = app_identity(app_object(app, &prefix)?, &prefix)?;
-            Ok(AppSecret { id, key, secret })
+            Ok(AppCredentials { id, key, secret })
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+        .collect()
 }
 
 fn parse_json(text: &str) -> Result<Value, ConfigError> {
     serde_json::from_str(text)
         .map_err(|e| ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}")))
+}
+
+/// The apps of a document (see [`locate`]); an object that is none of those forms is read as
+/// one app, whose errors say what is missing.
+fn apps_in(value: &Value) -> Result<Vec<(String, &Value)>, ConfigError> {
+    match locate(value)? {
+        Some(apps) => Ok(apps),
+        None if value.is_object() => Ok(vec![(String::new(), value)]),
+        None => Err(ConfigError::new(
+            ConfigErrorKind::InvalidField,
+            None,
+            "",
+            "expected an app object or an array of apps".to_owned(),
+        )),
+    }
 }
 
 /// The keys under which soketi's configuration holds the list of apps.
@@ -726,10 +732,11 @@ mod tests {
         );
         let e = App::from_json("nope").expect_err("not json");
         assert_eq!(e.kind(), ConfigErrorKind::Json);
-        let apps = apps_from_json(r#"{"appManager.array.apps":[{"id":7,"key":"k","secret":"s"}]}"#)
-            .expect("soketi config form");
+        let apps =
+            parse_apps_file(r#"{"appManager.array.apps":[{"id":7,"key":"k","secret":"s"}]}"#)
+                .expect("soketi config form");
         assert_eq!(apps[0].id, "7");
-        let e = apps_from_json(r#"[{"id":"1","key":"k","secret":"s"},{"id":"2","key":"k2"}]"#)
+        let e = parse_apps_file(r#"[{"id":"1","key":"k","secret":"s"},{"id":"2","key":"k2"}]"#)
             .expect_err("second app broken");
         assert_eq!(e.field(), "[1].secret");
     }
@@ -795,19 +802,19 @@ mod tests {
             ),
         ] {
             let with = |third: &str| list.replace("{apps}", &format!("{ok},{ok},{third}"));
-            let e = apps_from_json(&with(bad_hook)).expect_err("bad webhook");
+            let e = parse_apps_file(&with(bad_hook)).expect_err("bad webhook");
             assert_eq!(e.field(), format!("{prefix}.webhooks[0].lambda.async"));
             // A receiver does not read webhooks; the same app without its secret fails both.
             assert_eq!(
-                app_secrets_from_json(&with(bad_hook))
+                parse_apps_file_credentials(&with(bad_hook))
                     .expect("ok")
-                    .map(|a| a.len()),
-                Some(3)
+                    .len(),
+                3
             );
             let no_secret = r#"{"id":"3","key":"k3"}"#;
             for e in [
-                apps_from_json(&with(no_secret)).expect_err("no secret"),
-                app_secrets_from_json(&with(no_secret)).expect_err("no secret"),
+                parse_apps_file(&with(no_secret)).expect_err("no secret"),
+                parse_apps_file_credentials(&with(no_secret)).expect_err("no secret"),
             ] {
                 assert_eq!(
                     (e.kind(), e.field()),
@@ -818,15 +825,17 @@ mod tests {
                 );
             }
         }
-        let e = apps_from_json(r#"{"apps":{"id":"1"}}"#).expect_err("not a list");
+        let e = parse_apps_file(r#"{"apps":{"id":"1"}}"#).expect_err("not a list");
         assert_eq!(
             (e.kind(), e.field()),
             (ConfigErrorKind::InvalidField, "apps")
         );
-        assert!(
-            app_secrets_from_json(r#"{"app1key":"secret"}"#)
-                .expect("json")
-                .is_none()
-        );
+        // No guess at another format: an object that is not soketi's apps is one app, for both.
+        for e in [
+            parse_apps_file(r#"{"app1key":"secret"}"#).expect_err("not apps"),
+            parse_apps_file_credentials(r#"{"app1key":"secret"}"#).expect_err("not apps"),
+        ] {
+            assert_eq!((e.kind(), e.field()), (ConfigErrorKind::MissingField, "id"));
+        }
     }
 }

@@ -25,8 +25,8 @@
 //!   request, the checks, the form a dead letter stores);
 //! - `model`: [`App`], [`Webhook`], [`Filter`];
 //! - `validate`: the checks every webhook passes, parsed or built in code;
-//! - `apps_file`: reading soketi's apps file ([`apps_from_json`], [`App::from_json`],
-//!   [`app_secrets_from_json`]).
+//! - `apps_file`: reading soketi's apps file ([`parse_apps_file`], [`App::from_json`],
+//!   [`parse_apps_file_credentials`]).
 
 mod apps_file;
 mod error;
@@ -34,7 +34,7 @@ mod model;
 mod target;
 mod validate;
 
-pub use apps_file::{AppSecret, app_secrets_from_json, apps_from_json};
+pub use apps_file::{AppCredentials, parse_apps_file, parse_apps_file_credentials};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use model::{App, Filter, Webhook};
 pub use target::{

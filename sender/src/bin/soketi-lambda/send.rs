@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 use soketi_handler_kit::wire::Event;
-use soketi_lambda_sender::config::{Target, apps_from_json};
+use soketi_lambda_sender::config::{Target, parse_apps_file};
 use soketi_lambda_sender::deliver::{
     DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy, Skipped,
     read_dead_letters,
@@ -107,7 +107,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let apps = match &args.app {
-        Some(path) => apps_from_json(&read_text(path)?)
+        Some(path) => parse_apps_file(&read_text(path)?)
             .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
         None => Vec::new(),
     };

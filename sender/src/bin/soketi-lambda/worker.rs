@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use soketi_lambda_sender::Sender;
-use soketi_lambda_sender::config::apps_from_json;
+use soketi_lambda_sender::config::parse_apps_file;
 use soketi_lambda_sender::deliver::RetryPolicy;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
@@ -106,7 +106,7 @@ async fn shutdown_signal() {
 
 pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
     init_logs();
-    let apps = apps_from_json(&read_text(&args.apps)?)
+    let apps = parse_apps_file(&read_text(&args.apps)?)
         .map_err(|e| CliError::usage(format!("{}: {e}", args.apps.display())))?;
     if apps.is_empty() {
         return Err(CliError::usage(format!(
