@@ -14,7 +14,9 @@ use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
 use tokio::time::Instant;
 
 use crate::config::Target;
-use crate::deliver::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, RetryPolicy};
+use crate::deliver::{
+    Delivered, DeliveryReport, Failure, FailureKind, Outcome, RetryPolicy, truncate_text,
+};
 use crate::route::{Limits, Request};
 
 use self::http::HttpTransport;
@@ -180,15 +182,11 @@ impl Transport {
 
 /// A response body cut to 500 bytes (at a character boundary), for failure messages.
 fn snippet(text: &str) -> String {
-    const MAX: usize = 500;
-    if text.len() <= MAX {
-        return text.to_owned();
+    let (mut shown, cut) = truncate_text(text.to_owned(), 500);
+    if cut {
+        shown.push('…');
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    shown
 }
 
 /// The wait a `Retry-After` value asks for: a number of seconds, or an HTTP date (a date in
@@ -206,6 +204,16 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_cut_at_a_character_boundary() {
+        assert_eq!(truncate_text("héllo".to_owned(), 2), ("h".to_owned(), true));
+        assert_eq!(truncate_text("héllo".to_owned(), 3), ("hé".to_owned(), true));
+        assert_eq!(truncate_text("hé".to_owned(), 3), ("hé".to_owned(), false));
+        let long = "é".repeat(300);
+        assert_eq!(snippet(&long), format!("{}…", "é".repeat(250)));
+        assert_eq!(snippet("short"), "short");
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
