@@ -208,7 +208,10 @@ mod tests {
     #[test]
     fn text_is_cut_at_a_character_boundary() {
         assert_eq!(truncate_text("héllo".to_owned(), 2), ("h".to_owned(), true));
-        assert_eq!(truncate_text("héllo".to_owned(), 3), ("hé".to_owned(), true));
+        assert_eq!(
+            truncate_text("héllo".to_owned(), 3),
+            ("hé".to_owned(), true)
+        );
         assert_eq!(truncate_text("hé".to_owned(), 3), ("hé".to_owned(), false));
         let long = "é".repeat(300);
         assert_eq!(snippet(&long), format!("{}…", "é".repeat(250)));
