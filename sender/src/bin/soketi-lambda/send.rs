@@ -3,21 +3,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 use soketi_handler_kit::wire::Event;
-use soketi_lambda_sender::config::{Target, parse_apps_file};
+use soketi_lambda_sender::config::Target;
 use soketi_lambda_sender::deliver::{
-    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy, Skipped,
-    read_dead_letters,
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, Skipped, read_dead_letters,
 };
 use soketi_lambda_sender::route::Request;
-use soketi_lambda_sender::{BuildError, Sender};
 
 use crate::error::CliError;
-use crate::io::{print_json, read_events, read_text};
+use crate::io::{print_json, read_events};
+use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
 pub struct SendArgs {
@@ -75,30 +73,6 @@ pub struct SendArgs {
     events: Vec<String>,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))
-}
-
-pub(crate) fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-pub(crate) fn build_error(error: BuildError) -> CliError {
-    match error {
-        BuildError::Config(_) | BuildError::DuplicateApp(_) => CliError::usage(error.to_string()),
-        _ => CliError::failed(error.to_string()),
-    }
-}
-
 pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     init_logs();
     if args.replay.is_none() && (args.resign || args.unconfigured_targets) {
@@ -107,8 +81,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let apps = match &args.app {
-        Some(path) => parse_apps_file(&read_text(path)?)
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
+        Some(path) => read_apps(path)?,
         None => Vec::new(),
     };
     let app_id = match (&args.app_id, apps.as_slice()) {
@@ -128,14 +101,13 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let policy = RetryPolicy::default()
-        .max_attempts(args.max_attempts)
-        .attempt_timeout(Duration::from_millis(args.timeout_ms.max(1)))
-        .max_elapsed(Duration::from_millis(args.max_elapsed_ms.max(1)));
-    let mut builder = Sender::builder().apps(apps).retry_policy(policy);
-    if let Some(endpoint) = &args.endpoint_url {
-        builder = builder.endpoint_override(endpoint);
-    }
+    let mut builder = sender(
+        apps,
+        args.max_attempts,
+        args.timeout_ms,
+        args.max_elapsed_ms,
+        args.endpoint_url.as_deref(),
+    );
     if let Some(pid) = args.pid {
         builder = builder.process_id(pid);
     }
@@ -148,7 +120,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         None => read_events(&args.events)?,
     };
     let rt = runtime()?;
-    let sender = rt.block_on(builder.build()).map_err(build_error)?;
+    let sender = rt.block_on(builder.build())?;
     // Each letter resolved to its request, or skipped with the reason.
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut requests: Vec<Request> = Vec::new();

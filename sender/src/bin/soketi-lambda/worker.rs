@@ -6,14 +6,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use soketi_lambda_sender::Sender;
-use soketi_lambda_sender::config::parse_apps_file;
-use soketi_lambda_sender::deliver::RetryPolicy;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
 use crate::error::CliError;
-use crate::io::read_text;
-use crate::send::{build_error, init_logs, runtime};
+use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
 pub struct WorkerArgs {
@@ -106,29 +102,28 @@ async fn shutdown_signal() {
 
 pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
     init_logs();
-    let apps = parse_apps_file(&read_text(&args.apps)?)
-        .map_err(|e| CliError::usage(format!("{}: {e}", args.apps.display())))?;
+    let apps = read_apps(&args.apps)?;
     if apps.is_empty() {
         return Err(CliError::usage(format!(
             "{} holds no app",
             args.apps.display()
         )));
     }
-    let policy = RetryPolicy::default()
-        .max_attempts(args.max_attempts)
-        .attempt_timeout(Duration::from_millis(args.timeout_ms.max(1)))
-        .max_elapsed(Duration::from_millis(args.max_elapsed_ms.max(1)));
     let config = WorkerConfig::new(&args.sqs_queue_url)
         .concurrency(args.concurrency)
         .batch_size(args.batch_size)
         .wait_seconds(args.wait_seconds)
         .visibility_timeout(Duration::from_secs(args.visibility_timeout));
     runtime()?.block_on(async move {
-        let mut builder = Sender::builder().apps(apps).retry_policy(policy);
-        if let Some(endpoint) = &args.endpoint_url {
-            builder = builder.endpoint_override(endpoint);
-        }
-        let sender = builder.build().await.map_err(build_error)?;
+        let sender = sender(
+            apps,
+            args.max_attempts,
+            args.timeout_ms,
+            args.max_elapsed_ms,
+            args.endpoint_url.as_deref(),
+        )
+        .build()
+        .await?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = args
             .region
