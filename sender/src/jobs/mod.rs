@@ -14,19 +14,21 @@
 //! Delivery is at least once: a job that failed for one webhook goes back to the queue whole,
 //! so the webhooks that did get it receive it again when it is retried.
 //!
-//! Inside: `error` says why a job cannot be delivered ([`JobError`]); `batch` holds the batch
-//! of messages and its outcome.
+//! Inside: `error` says why a job cannot be delivered ([`JobError`]); `batch` delivers a batch
+//! of messages ([`JobMessage`]) group by group; `outcome` is what became of each.
 
 mod batch;
 mod error;
+mod outcome;
 
 use soketi_handler_kit::wire::{Event, QueueJob};
 
 use crate::Sender;
 use crate::deliver::Report;
 
-pub use batch::{BatchCounts, BatchOutcome, JobMessage, JobOutcome};
+pub use batch::JobMessage;
 pub use error::JobError;
+pub use outcome::{BatchCounts, BatchOutcome, JobOutcome};
 
 impl Sender {
     /// Delivers one of soketi's queue jobs: the app is found by the job's key, the signature
