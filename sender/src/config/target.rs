@@ -88,6 +88,29 @@ impl Target {
         }
     }
 
+    /// This configured target, to send again a letter that stored `stored` (which
+    /// [`is_named_by`](Target::is_named_by) it): with the Lambda invocation mode the letter
+    /// names, and its region when it names one.
+    pub(crate) fn resending(&self, stored: &Target) -> Target {
+        let mut target = self.clone();
+        if let (Target::Lambda(l), Target::Lambda(stored)) = (&mut target, stored) {
+            l.mode = stored.mode;
+            if stored.region.is_some() {
+                l.region.clone_from(&stored.region);
+            }
+        }
+        target
+    }
+
+    /// For a stored target (read from a dead letter): the secret it lacks to be sent to as is,
+    /// if any, named (an HTTP URL whose password was not stored: the URL, password hidden).
+    pub(crate) fn missing_secret(&self) -> Option<String> {
+        match self {
+            Target::Http(http) if http.url.password_hidden() => Some(http.url.to_string()),
+            _ => None,
+        }
+    }
+
     /// Checks the target of webhook number `index` and the custom `headers` it would carry;
     /// `at` names a field of the webhook.
     pub(super) fn check(

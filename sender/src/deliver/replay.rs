@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::dead_letter::DeadLetter;
 use super::sink::DeadLetterFile;
-use crate::config::{App, Target, Webhook};
+use crate::config::{App, Webhook};
 use crate::route::Request;
 
 /// How to send dead letters again; see [`DeadLetter::to_request`].
@@ -197,31 +197,24 @@ impl DeadLetter {
     /// stamped with the given time and signed with the app's current secret from `apps`.
     pub fn to_request(&self, apps: &[App], replay: &Replay) -> Result<Request, ReplayError> {
         let configured = self.configured(apps);
-        let target = match (configured, &self.target) {
-            (Some(webhook), stored) => {
-                let mut target = webhook.target.clone();
-                if let (Target::Lambda(l), Target::Lambda(stored)) = (&mut target, stored) {
-                    l.mode = stored.mode;
-                    if stored.region.is_some() {
-                        l.region.clone_from(&stored.region);
-                    }
-                }
-                target
-            }
-            (None, _) if !replay.unconfigured_targets => {
+        let target = match configured {
+            Some(webhook) => webhook.target.resending(&self.target),
+            None if !replay.unconfigured_targets => {
                 return Err(ReplayError::NotConfigured {
                     app_id: self.app_id.clone(),
                     webhook: self.webhook,
                     target: self.target.describe(),
                 });
             }
-            (None, Target::Http(http)) if http.url.password_hidden() => {
-                return Err(ReplayError::MissingPassword {
-                    app_id: self.app_id.clone(),
-                    url: http.url.to_string(),
-                });
-            }
-            (None, stored) => stored.clone(),
+            None => match self.target.missing_secret() {
+                Some(url) => {
+                    return Err(ReplayError::MissingPassword {
+                        app_id: self.app_id.clone(),
+                        url,
+                    });
+                }
+                None => self.target.clone(),
+            },
         };
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
@@ -272,6 +265,7 @@ mod tests {
     use soketi_handler_kit::wire::{Event, EventKind};
 
     use super::*;
+    use crate::config::Target;
     use crate::deliver::{DeliveryReport, Failure, FailureKind, Outcome};
 
     fn line_of(app: &App, webhook: usize, time_ms: u64) -> (Request, String) {
