@@ -113,35 +113,39 @@ impl Sender {
     /// transport ends as a failed delivery with its request in the report, never a lost one.
     async fn deliver_guarded(&self, request: Request) -> DeliveryReport {
         let sender = self.clone();
-        guarded(request, |copy| async move {
-            sender.inner.transport.deliver(copy).await
+        guarded(request, |request| async move {
+            sender.inner.transport.deliver(&request).await
         })
         .await
     }
 }
 
-/// Runs `deliver` on a copy of `request` in a task of its own; if that task fails (panics),
-/// the request is reported as a failed delivery of kind `Internal` instead of disappearing.
+/// Runs `deliver` on `request` in a task of its own, which shares it; if that task fails
+/// (panics), the request is reported as a failed delivery of kind `Internal` instead of
+/// disappearing.
 async fn guarded<F, Fut>(request: Request, deliver: F) -> DeliveryReport
 where
-    F: FnOnce(Request) -> Fut,
-    Fut: std::future::Future<Output = DeliveryReport> + Send + 'static,
+    F: FnOnce(Arc<Request>) -> Fut,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
 {
+    let request = Arc::new(request);
     // Aborted if this future is dropped: a cancelled send stops its retries.
-    let mut task = AbortOnDrop(tokio::spawn(deliver(request.clone())));
-    match (&mut task.0).await {
-        Ok(report) => report,
+    let mut task = AbortOnDrop(tokio::spawn(deliver(Arc::clone(&request))));
+    let outcome = match (&mut task.0).await {
+        Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!("a delivery task failed: {e}");
-            let failure = Failure::new(
+            Outcome::Failed(Failure::new(
                 FailureKind::Internal,
                 format!("the delivery task failed ({e}); the request may not have been sent"),
                 None,
                 0,
-            );
-            DeliveryReport::new(request, Outcome::Failed(failure))
+            ))
         }
-    }
+    };
+    // The task has ended, and its share of the request with it.
+    let request = Arc::try_unwrap(request).unwrap_or_else(|shared| Request::clone(&shared));
+    DeliveryReport::new(request, outcome)
 }
 
 /// A task aborted when its handle is dropped.
@@ -265,13 +269,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_normal_delivery_passes_through() {
-        let report = guarded(request(), |copy| async move {
-            DeliveryReport::new(
-                copy,
-                Outcome::Delivered(Delivered::new(1, 200, String::new())),
-            )
+        let report = guarded(request(), |_| async move {
+            Outcome::Delivered(Delivered::new(1, 200, String::new()))
         })
         .await;
         assert!(report.is_delivered());
+        assert_eq!(report.request, request());
     }
 }
