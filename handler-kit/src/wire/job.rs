@@ -125,7 +125,8 @@ impl<'a> QueueJob<'a> {
         })
     }
 
-    /// The app key (`appKey`), as soketi wrote it: unverified until [`QueueJob::verify`].
+    /// The app key (`appKey`), as soketi wrote it: unverified until a
+    /// [`Verifier`](crate::Verifier) checked the payload with its secrets.
     pub fn app_key(&self) -> &str {
         &self.app_key
     }
