@@ -157,7 +157,8 @@ pub enum QueueError {
 /// drains it in the background) and hands the failures no one will flush to the sender's
 /// [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler. If the runtime stops first
 /// (the end of `main`), nothing more can be sent: the events still batched or waiting, and the
-/// requests in flight, go to that handler as [`FailureKind::Cancelled`](crate::deliver::FailureKind::Cancelled) requests, whole and
+/// requests in flight, go to that handler as
+/// [`FailureKind::Cancelled`](crate::deliver::FailureKind::Cancelled) requests, whole and
 /// signed. Call `shutdown().await` before the runtime ends to have them delivered instead.
 #[derive(Debug)]
 pub struct Queue {
