@@ -17,6 +17,9 @@
 //! cargo bench -p soketi-lambda-sender --bench throughput             # 100,000 events
 //! THROUGHPUT_EVENTS=20000 cargo bench -p soketi-lambda-sender --bench throughput
 //! ```
+//!
+//! `THROUGHPUT_CLI=path/to/soketi-lambda` runs another build of the CLI (another version's,
+//! to compare).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -179,7 +182,9 @@ fn main() {
 
     let cli = (0..RUNS)
         .map(|_| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_soketi-lambda"));
+            let cli = std::env::var_os("THROUGHPUT_CLI")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_soketi-lambda").into());
+            let mut command = Command::new(cli);
             hermetic(&mut command);
             command.arg("send").arg("--app").arg(&apps).arg(&lines);
             measure(command)
