@@ -6,6 +6,7 @@
 
 mod error;
 mod io;
+mod retry;
 mod send;
 mod sign;
 mod verify;

@@ -3,21 +3,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 use soketi_handler_kit::wire::Event;
 use soketi_lambda_sender::config::{Target, apps_from_json};
 use soketi_lambda_sender::deliver::{
-    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, RetryPolicy,
-    read_dead_letters,
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, read_dead_letters,
 };
 use soketi_lambda_sender::route::Request;
 use soketi_lambda_sender::{BuildError, Sender};
 
 use crate::error::CliError;
 use crate::io::{print_json, read_events, read_text};
+use crate::retry::retry_policy;
 
 #[derive(Args)]
 pub struct SendArgs {
@@ -67,9 +66,11 @@ pub struct SendArgs {
     /// Timeout of one attempt, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
-    /// Total time bound of one delivery, retries included, in milliseconds.
-    #[arg(long, default_value_t = 60_000)]
-    max_elapsed_ms: u64,
+    /// Total time bound of one delivery, retries included, in milliseconds [default: 60000,
+    /// or --timeout-ms if longer]. It bounds every attempt too, so it may not be shorter than
+    /// --timeout-ms.
+    #[arg(long)]
+    max_elapsed_ms: Option<u64>,
     /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
     #[arg(value_name = "EVENTS", required_unless_present = "replay")]
     events: Vec<String>,
@@ -128,10 +129,12 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let policy = RetryPolicy::default()
-        .max_attempts(args.max_attempts)
-        .attempt_timeout(Duration::from_millis(args.timeout_ms.max(1)))
-        .max_elapsed(Duration::from_millis(args.max_elapsed_ms.max(1)));
+    let policy = retry_policy(
+        args.max_attempts,
+        args.timeout_ms,
+        args.max_elapsed_ms,
+        60_000,
+    )?;
     let mut builder = Sender::builder().apps(apps).retry_policy(policy);
     if let Some(endpoint) = &args.endpoint_url {
         builder = builder.endpoint_override(endpoint);

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use soketi_lambda_sender::Sender;
 use soketi_lambda_sender::config::apps_from_json;
-use soketi_lambda_sender::deliver::RetryPolicy;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
 use crate::error::CliError;
 use crate::io::read_text;
+use crate::retry::retry_policy;
 use crate::send::{build_error, init_logs, runtime};
 
 #[derive(Args)]
@@ -51,9 +51,11 @@ pub struct WorkerArgs {
     /// Timeout of one attempt, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
-    /// Total time bound of one delivery, retries included, in milliseconds.
-    #[arg(long, default_value_t = 20_000)]
-    max_elapsed_ms: u64,
+    /// Total time bound of one delivery, retries included, in milliseconds [default: 20000,
+    /// or --timeout-ms if longer]. It bounds every attempt too, so it may not be shorter than
+    /// --timeout-ms.
+    #[arg(long)]
+    max_elapsed_ms: Option<u64>,
     /// Seconds between progress lines on standard error (0: only the last one).
     #[arg(long, default_value_t = 10)]
     progress_seconds: u64,
@@ -114,10 +116,12 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
             args.apps.display()
         )));
     }
-    let policy = RetryPolicy::default()
-        .max_attempts(args.max_attempts)
-        .attempt_timeout(Duration::from_millis(args.timeout_ms.max(1)))
-        .max_elapsed(Duration::from_millis(args.max_elapsed_ms.max(1)));
+    let policy = retry_policy(
+        args.max_attempts,
+        args.timeout_ms,
+        args.max_elapsed_ms,
+        20_000,
+    )?;
     let config = WorkerConfig::new(&args.sqs_queue_url)
         .concurrency(args.concurrency)
         .batch_size(args.batch_size)
