@@ -66,6 +66,28 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             format!(r#"{{"payload":{P},"payload":{P},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}}}}"#).into_bytes(),
             Rejected(MalformedEnvelope),
         ),
+        // A member spelled with escapes is the same member to serde_json and `JSON.parse`
+        // (which keep the last one): given twice, it is refused, never skipped as unknown.
+        (
+            "payload given twice, the second escaped",
+            format!(r#"{{"payload":{P},"p\u0061yload":{{"time_ms":2,"events":[]}},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}}}}"#).into_bytes(),
+            Rejected(MalformedEnvelope),
+        ),
+        (
+            "headers given twice, the second escaped",
+            format!(r#"{{"payload":{P},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}},"h\u0065aders":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{}"}}}}"#, "0".repeat(64)).into_bytes(),
+            Rejected(MalformedEnvelope),
+        ),
+        (
+            "signed, time_ms given twice, the second escaped",
+            signed(r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}],"tim\u0065_ms":2}"#),
+            Rejected(MalformedPayload),
+        ),
+        (
+            "signed, events given twice, the second escaped",
+            signed(r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}],"\u0065vents":[]}"#),
+            Rejected(MalformedPayload),
+        ),
         (
             "signature header twice, different case",
             with_headers(P, &format!(r#"{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}","x-pusher-signature":"{sig}"}}"#)),

@@ -22,6 +22,7 @@ mod events;
 pub mod headers;
 mod job;
 pub mod js_json;
+mod names;
 mod payload;
 pub(crate) mod scan;
 mod signature;
@@ -34,7 +35,6 @@ pub use events::{
 };
 pub(crate) use events::{Located, Name, with_event_types};
 pub use job::{JOB_QUEUES, JobError, QueueJob, VerifiedJob, write_job};
-pub use payload::{
-    DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
-};
+pub use payload::{Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms};
+pub use scan::DEFAULT_MAX_EVENTS;
 pub use signature::{SIGNATURE_HEX_LEN, SIGNATURE_LEN, Secret, Signature, SignatureFormatError};
