@@ -88,17 +88,42 @@ impl SignedEnvelope {
         self.signed()
             .lambda_body(&user_agent(self.process_id), &self.custom_headers)
     }
-}
 
-#[cfg(feature = "runtime")]
-/// A Lambda event as [`run`](crate::run) would receive it, for calling the router as a
-/// `tower::Service` in tests. Fails only if `body` is not JSON.
-pub fn lambda_event(
-    body: &[u8],
-    request_id: &str,
-) -> Result<crate::runtime::RawInvocation, serde_json::Error> {
-    let raw: Box<serde_json::value::RawValue> = serde_json::from_slice(body)?;
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = request_id.to_owned();
-    Ok(lambda_runtime::LambdaEvent::new(raw, context))
+    /// The same webhook as an HTTP request (a soketi `url` webhook, Pusher's) arriving through
+    /// a Lambda Function URL: the Lambda event, for
+    /// [`Webhooks::verify_and_receive`](crate::Webhooks::verify_and_receive) (feature `http`).
+    ///
+    /// ```
+    /// use soketi_handler_kit::testing::SignedEnvelope;
+    /// use soketi_handler_kit::wire::Event;
+    /// use soketi_handler_kit::{Keyring, Verifier, Webhooks};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(Verifier::new(Keyring::new().app("key", "s3cret")));
+    /// let event = SignedEnvelope::new("key", "s3cret")
+    ///     .event(Event::channel_occupied("room"))
+    ///     .to_function_url_event();
+    /// let response = webhooks.verify_and_receive(&event, "req-1").await?;
+    /// assert_eq!(response.http().map(|r| r.status_code()), Some(200));
+    /// # Ok::<(), soketi_handler_kit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn to_function_url_event(&self) -> Vec<u8> {
+        let signed = self.signed();
+        // Function URLs give header names in lower case.
+        let headers: serde_json::Map<String, serde_json::Value> = signed
+            .headers(&user_agent(self.process_id), &self.custom_headers)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.into()))
+            .collect();
+        let event = serde_json::json!({
+            "version": "2.0",
+            "rawPath": "/",
+            "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": signed.json(),
+            "isBase64Encoded": false,
+        });
+        event.to_string().into_bytes()
+    }
 }

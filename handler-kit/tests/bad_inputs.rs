@@ -1,6 +1,8 @@
 //! A table of bad and extreme invocation bodies: each ends in a typed error or a correct
 //! result, never a panic, and a rejected body runs no callback.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -213,7 +215,7 @@ async fn bad_inputs_end_in_typed_errors_or_correct_results() {
         });
     for (name, body, expect) in cases() {
         let before = calls.load(Ordering::SeqCst);
-        let result = webhooks.handle(&body, "req").await;
+        let result = common::summary(&webhooks, &body, "req").await;
         match (expect, result) {
             (Expect::Rejected(kind), Err(error)) => {
                 assert_eq!(error.kind(), kind, "{name}: {error}");

@@ -13,10 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use soketi_e2e_tests::moto::{Moto, create_idempotency_table, unique};
-use soketi_handler_kit::idempotency::{Claim, DynamoDbStore, IdempotencyKey, IdempotencyStore};
+use soketi_handler_kit::idempotency::{
+    Claim, DynamoDbStore, IdempotencyKey, IdempotencyStore, Owner, Settled,
+};
 use soketi_handler_kit::testing::SignedEnvelope;
 use soketi_handler_kit::wire::{ChannelOccupied, Event, Secret};
-use soketi_handler_kit::{Context, Error, ErrorKind, FailureCause, Verifier, Webhooks};
+use soketi_handler_kit::{
+    ConfigError, Context, Error, ErrorKind, FailureCause, Summary, Verifier, Webhooks,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -44,6 +48,21 @@ fn verifies(verifier: &Verifier, key: &str, secret: &str) -> bool {
     verifier.verify_lambda_body(&body(key, secret, "c")).is_ok()
 }
 
+/// The verifier the variables `vars` configure, its stores read through `aws` (moto).
+async fn configured(
+    vars: &[(&str, &str)],
+    aws: &aws_config::SdkConfig,
+) -> Result<Verifier, ConfigError> {
+    let webhooks = Webhooks::from_lookup_aws(env(vars), aws).await?;
+    Ok(webhooks.verifier().clone())
+}
+
+/// A soketi envelope through the router; its summary.
+async fn summary(webhooks: &Webhooks, body: &[u8], id: &str) -> Result<Summary, Error> {
+    let response = webhooks.verify_and_receive(body, id).await?;
+    Ok(response.into_summary().expect("an envelope's summary"))
+}
+
 #[test]
 fn the_app_secret_is_read_at_start_from_secrets_manager_or_ssm() {
     runtime().block_on(async {
@@ -60,8 +79,8 @@ fn the_app_secret_is_read_at_start_from_secrets_manager_or_ssm() {
             .await
             .expect("create secret");
         let arn = plain.arn().expect("an ARN");
-        let verifier = Verifier::from_lookup_aws(
-            env(&[("SOKETI_SECRET_ARN", arn), ("SOKETI_APP_KEY", "app1key")]),
+        let verifier = configured(
+            &[("SOKETI_SECRET_ARN", arn), ("SOKETI_APP_KEY", "app1key")],
             &aws,
         )
         .await
@@ -79,7 +98,7 @@ fn the_app_secret_is_read_at_start_from_secrets_manager_or_ssm() {
             .send()
             .await
             .expect("create secret");
-        let verifier = Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_ARN", &name)]), &aws)
+        let verifier = configured(&[("SOKETI_SECRET_ARN", &name)], &aws)
             .await
             .expect("the secret is read");
         assert!(verifies(&verifier, "app1key", "one"));
@@ -100,10 +119,9 @@ fn the_app_secret_is_read_at_start_from_secrets_manager_or_ssm() {
             .send()
             .await
             .expect("put parameter");
-        let verifier =
-            Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_PARAMETER", &parameter)]), &aws)
-                .await
-                .expect("the parameter is read");
+        let verifier = configured(&[("SOKETI_SECRET_PARAMETER", &parameter)], &aws)
+            .await
+            .expect("the parameter is read");
         assert!(verifies(&verifier, "any-key", "ssm-secret"));
         assert!(!verifies(&verifier, "any-key", "wrong"));
     });
@@ -114,7 +132,7 @@ fn a_missing_secret_fails_the_start_naming_it() {
     runtime().block_on(async {
         let aws = Moto::shared().sdk_config().await;
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf";
-        let error = Verifier::from_lookup_aws(env(&[("SOKETI_SECRET_ARN", arn)]), &aws)
+        let error = configured(&[("SOKETI_SECRET_ARN", arn)], &aws)
             .await
             .expect_err("no such secret");
         assert_eq!(error.source_name(), "SOKETI_SECRET_ARN");
@@ -123,12 +141,9 @@ fn a_missing_secret_fails_the_start_naming_it() {
             message.contains(arn) && message.contains("does not exist"),
             "{message}"
         );
-        let error = Verifier::from_lookup_aws(
-            env(&[("SOKETI_SECRET_PARAMETER", "/no/such/parameter")]),
-            &aws,
-        )
-        .await
-        .expect_err("no such parameter");
+        let error = configured(&[("SOKETI_SECRET_PARAMETER", "/no/such/parameter")], &aws)
+            .await
+            .expect_err("no such parameter");
         assert_eq!(error.source_name(), "SOKETI_SECRET_PARAMETER");
         assert!(
             error.to_string().contains("/no/such/parameter")
@@ -191,7 +206,7 @@ fn two_concurrent_deliveries_of_one_payload_run_the_callback_once() {
         let deliver = |id: &'static str| {
             let (webhooks, gate, payload) = (c.webhooks.clone(), c.gate.clone(), payload.clone());
             tokio::spawn(async move {
-                let outcome = webhooks.handle(&payload, id).await;
+                let outcome = summary(&webhooks, &payload, id).await;
                 gate.notify_one();
                 outcome
             })
@@ -215,9 +230,7 @@ fn two_concurrent_deliveries_of_one_payload_run_the_callback_once() {
         );
         // The loser's retry finds the event done.
         c.gate.notify_one();
-        let retry = c
-            .webhooks
-            .handle(&payload, "b-retry")
+        let retry = summary(&c.webhooks, &payload, "b-retry")
             .await
             .expect("skipped");
         assert_eq!((retry.handled(), retry.skipped()), (0, 1));
@@ -266,48 +279,58 @@ fn a_failed_callback_is_released_and_a_crashed_runs_lease_ends() {
         let c = counted(DynamoDbStore::new(client.clone(), &table), false);
         let payload = body("app1key", "s3cret", "retried");
         c.failing.store(true, Ordering::SeqCst);
-        let error = c.webhooks.handle(&payload, "r1").await.expect_err("failed");
+        let error = summary(&c.webhooks, &payload, "r1")
+            .await
+            .expect_err("failed");
         assert_eq!(error.kind(), ErrorKind::HandlerFailed);
         c.failing.store(false, Ordering::SeqCst);
-        let retry = c.webhooks.handle(&payload, "r2").await.expect("ran again");
+        let retry = summary(&c.webhooks, &payload, "r2")
+            .await
+            .expect("ran again");
         assert_eq!(retry.handled(), 1);
-        let again = c.webhooks.handle(&payload, "r3").await.expect("skipped");
+        let again = summary(&c.webhooks, &payload, "r3").await.expect("skipped");
         assert_eq!(again.skipped(), 1);
         assert_eq!(c.runs.load(Ordering::SeqCst), 2);
 
         // The store's own states: a claim whose lease has ended is taken over; one whose lease
         // runs is not; a done record is reported done.
         let store = DynamoDbStore::new(client, &table);
-        let key = IdempotencyKey::new(&Secret::new("k").sign(b"crashed"), 0);
-        assert_eq!(store.claim(&key, Duration::ZERO).await.unwrap(), Claim::Run);
+        let key = IdempotencyKey::new(None, &Secret::new("k").sign(b"crashed"), 0);
+        let (crashed, next) = (Owner::random().unwrap(), Owner::random().unwrap());
+        let minute = Duration::from_secs(60);
         assert_eq!(
-            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            store.claim(&key, &crashed, Duration::ZERO).await.unwrap(),
+            Claim::Run
+        );
+        assert_eq!(
+            store.claim(&key, &next, minute).await.unwrap(),
             Claim::Run,
             "the crashed run's lease had ended"
         );
         assert_eq!(
-            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            store.claim(&key, &crashed, minute).await.unwrap(),
             Claim::InProgress
         );
-        store.release(&key).await.unwrap();
+        assert_eq!(store.release(&key, &next).await.unwrap(), Settled::Recorded);
+        assert_eq!(store.claim(&key, &next, minute).await.unwrap(), Claim::Run);
         assert_eq!(
-            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
-            Claim::Run
+            store
+                .complete(&key, &next, Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            Settled::Recorded
         );
-        store
-            .complete(&key, Duration::from_secs(3600))
-            .await
-            .unwrap();
         assert_eq!(
-            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            store.claim(&key, &crashed, minute).await.unwrap(),
             Claim::Done
         );
-        store
-            .release(&key)
-            .await
-            .expect("releasing a done record is a no-op");
         assert_eq!(
-            store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+            store.release(&key, &next).await.unwrap(),
+            Settled::NotOwner,
+            "releasing a done record changes nothing"
+        );
+        assert_eq!(
+            store.claim(&key, &crashed, minute).await.unwrap(),
             Claim::Done
         );
     });
@@ -319,9 +342,7 @@ fn a_missing_table_fails_the_event_closed() {
         let aws = Moto::shared().sdk_config().await;
         let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), "no-such-table");
         let c = counted(store, false);
-        let error = c
-            .webhooks
-            .handle(&body("app1key", "s3cret", "x"), "r1")
+        let error = summary(&c.webhooks, &body("app1key", "s3cret", "x"), "r1")
             .await
             .expect_err("fail-closed");
         assert!(error.to_string().contains("no-such-table"), "{error}");
