@@ -2,7 +2,8 @@
 //! start-up with a Secrets Manager secret (a plain secret, a JSON map of apps) and with an SSM
 //! SecureString; a missing secret fails the start with a clear message; the DynamoDB
 //! idempotency store under two concurrent deliveries of one payload, a redelivery, a failed
-//! callback, and a crashed run's lease.
+//! callback, a crashed run's lease, claims completed and released only by their owner, three
+//! concurrent deliveries with an expiring lease, and namespaces.
 //!
 //! The same under `cargo lambda watch` (rotation while the function runs, an Event invocation
 //! delivered twice) is in `e2e_aws.rs`.
@@ -333,6 +334,166 @@ fn a_failed_callback_is_released_and_a_crashed_runs_lease_ends() {
             store.claim(&key, &crashed, minute).await.unwrap(),
             Claim::Done
         );
+    });
+}
+
+/// A claim is its owner's: a delivery whose lease ended and was taken over can neither mark
+/// the event done under the new holder nor delete its claim (conditional `PutItem` and
+/// `DeleteItem` on the owner token).
+#[test]
+fn a_claim_is_completed_or_released_only_by_its_owner() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let table = unique("idempotency");
+        create_idempotency_table(&aws, &table).await;
+        let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
+        let key = IdempotencyKey::new(Some("fn"), &Secret::new("k").sign(b"owned"), 3);
+        let (late, taker, third) = (
+            Owner::random().unwrap(),
+            Owner::random().unwrap(),
+            Owner::random().unwrap(),
+        );
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            store.claim(&key, &late, Duration::ZERO).await.unwrap(),
+            Claim::Run
+        );
+        assert_eq!(store.claim(&key, &taker, minute).await.unwrap(), Claim::Run);
+        // The late one finishes: nothing it does touches the taker's claim.
+        assert_eq!(
+            store.complete(&key, &late, minute).await.unwrap(),
+            Settled::NotOwner
+        );
+        assert_eq!(store.release(&key, &late).await.unwrap(), Settled::NotOwner);
+        assert_eq!(
+            store.claim(&key, &third, minute).await.unwrap(),
+            Claim::InProgress,
+            "the taker's claim still holds"
+        );
+        let item = aws_sdk_dynamodb::Client::new(&aws)
+            .get_item()
+            .table_name(&table)
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::S(key.as_str().to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item");
+        let item = item.item().expect("the claim is recorded");
+        assert_eq!(item["state"].as_s().unwrap(), "in_progress");
+        assert_eq!(item["owner"].as_s().unwrap(), taker.as_str());
+        assert!(key.as_str().starts_with("fn#"), "{key}");
+        assert_eq!(
+            store.complete(&key, &taker, minute).await.unwrap(),
+            Settled::Recorded
+        );
+        assert_eq!(
+            store.claim(&key, &third, minute).await.unwrap(),
+            Claim::Done
+        );
+    });
+}
+
+/// Three deliveries of one payload through the router on one table. The first outlives its
+/// (short) lease and fails; the second takes the claim over and is still running when the
+/// first gives up; the third arrives then. It must be told the event is in progress (before
+/// owner tokens, the first's release deleted the second's claim and the third ran beside the
+/// second), and its retry finds it done.
+#[test]
+fn three_concurrent_deliveries_never_run_the_callback_twice_at_once() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let table = unique("idempotency");
+        create_idempotency_table(&aws, &table).await;
+        let store = || DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (r, m, n) = (running.clone(), most.clone(), runs.clone());
+        let base = Webhooks::new(Verifier::new(
+            soketi_handler_kit::Keyring::new().app("app1key", "s3cret"),
+        ))
+        .on_channel_occupied(move |_ev: ChannelOccupied, cx: Context| {
+            let (r, m, n) = (r.clone(), m.clone(), n.clone());
+            async move {
+                n.fetch_add(1, Ordering::SeqCst);
+                m.fetch_max(r.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                let first = cx.request_id() == "first";
+                tokio::time::sleep(Duration::from_millis(if first { 2500 } else { 3000 })).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                if first {
+                    return Err("the first delivery timed out downstream".into());
+                }
+                Ok(())
+            }
+        });
+        // The first delivery's invocation was near its deadline: a short lease (DynamoDB
+        // compares milliseconds; moto's clock is this machine's).
+        let short = base
+            .clone()
+            .idempotent(store())
+            .idempotency_lease(Duration::from_millis(1000));
+        let long = base
+            .idempotent(store())
+            .idempotency_lease(Duration::from_secs(60));
+        let payload = body("app1key", "s3cret", "three");
+        let deliver = |webhooks: Webhooks, id: &'static str, after_ms: u64| {
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                summary(&webhooks, &payload, id).await
+            })
+        };
+        // first: 0..2.5 s (lease ends at 1 s); second: 1.5..4.5 s; third: at 3 s.
+        let first = deliver(short, "first", 0);
+        let second = deliver(long.clone(), "second", 1500);
+        let third = deliver(long.clone(), "third", 3000);
+        let (first, second, third) = (
+            first.await.unwrap(),
+            second.await.unwrap(),
+            third.await.unwrap(),
+        );
+        assert!(matches!(first, Err(Error::HandlerFailed(_))), "{first:?}");
+        assert_eq!(second.expect("the second ran it").handled(), 1);
+        let Err(Error::HandlerFailed(failures)) = third else {
+            panic!("the third must be told the event is in progress: {third:?}")
+        };
+        assert!(
+            matches!(failures.failures()[0].cause(), FailureCause::InProgress),
+            "{failures}"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "never a third run");
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        let retry = summary(&long, &payload, "third-retry")
+            .await
+            .expect("skipped");
+        assert_eq!((retry.handled(), retry.skipped()), (0, 1));
+    });
+}
+
+/// Two functions sharing a table, each with its namespace, both run the same payload once.
+#[test]
+fn namespaces_keep_functions_sharing_a_table_apart() {
+    runtime().block_on(async {
+        let aws = Moto::shared().sdk_config().await;
+        let table = unique("idempotency");
+        create_idempotency_table(&aws, &table).await;
+        let function = |namespace: &str| {
+            counted(
+                DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &table),
+                false,
+            )
+            .webhooks
+            .idempotency_namespace(namespace)
+        };
+        let (a, b) = (function("function-a"), function("function-b"));
+        let payload = body("app1key", "s3cret", "shared");
+        assert_eq!(summary(&a, &payload, "a1").await.unwrap().handled(), 1);
+        assert_eq!(summary(&b, &payload, "b1").await.unwrap().handled(), 1);
+        assert_eq!(summary(&a, &payload, "a2").await.unwrap().skipped(), 1);
+        assert_eq!(summary(&b, &payload, "b2").await.unwrap().skipped(), 1);
     });
 }
 
