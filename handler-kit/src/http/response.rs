@@ -15,20 +15,8 @@ pub const METHOD_NOT_ALLOWED: &str = "MethodNotAllowed";
 /// The `errorType` of a body over the configured maximum (HTTP only: 413).
 pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLarge";
 
-/// The answer to one HTTP webhook request.
-///
-/// | status | when | body |
-/// |---|---|---|
-/// | 200 | verified and every callback succeeded | the [`Summary`] as JSON |
-/// | 400 | `MalformedEnvelope` (a header sent twice, an unreadable event), `MalformedPayload` | error |
-/// | 401 | `MissingSignature`, `MalformedSignature`, `MissingAppKey`, `UnknownAppKey`, `InvalidSignature`, `Expired` | error |
-/// | 405 | not a `POST` (`MethodNotAllowed`; with `Allow: POST`) | error |
-/// | 413 | body over the maximum (`PayloadTooLarge`) | error |
-/// | 500 | `HandlerFailed` (callbacks failed: the sender should retry), or any other failure | error |
-///
-/// An error body is `{"errorType":"<stable kind>","errorMessage":"…"}`, the same names as a
-/// Lambda function error. The message says what was wrong with the request; it never holds a
-/// secret, and for a 500 it holds no detail of your callbacks' errors (those go to the log).
+/// The answer to one HTTP webhook request: a status and a JSON body, the [`Summary`] or an
+/// error naming its stable kind (the table is in the [module docs](super)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HttpReply {
     status: u16,
