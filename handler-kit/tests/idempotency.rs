@@ -16,8 +16,8 @@ use soketi_handler_kit::idempotency::{
     Claim, IdempotencyKey, IdempotencyStore, MemoryStore, Owner, Settled, StoreError, StoreFuture,
 };
 use soketi_handler_kit::testing::SignedEnvelope;
-use soketi_handler_kit::wire::{ChannelOccupied, Event, Secret};
-use soketi_handler_kit::{Context, Error, FailureCause, Keyring, Verifier, Webhooks};
+use soketi_handler_kit::wire::{ChannelOccupied, Event};
+use soketi_handler_kit::{Context, Error, FailureCause, Keyring, Summary, Verifier, Webhooks};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -33,6 +33,17 @@ fn body(channels: &[&str]) -> Vec<u8> {
         envelope = envelope.event(Event::channel_occupied(*channel));
     }
     envelope.to_bytes()
+}
+
+/// Asserts that a delivery failed because another one holds its event (`InProgress`).
+fn assert_in_progress(outcome: &Result<Summary, Error>, what: &str) {
+    let Err(Error::HandlerFailed(failures)) = outcome else {
+        panic!("{what} must be told the event is in progress: {outcome:?}")
+    };
+    assert!(
+        matches!(failures.failures()[0].cause(), FailureCause::InProgress),
+        "{failures}"
+    );
 }
 
 /// Counts runs per channel; fails the channels named `fail-*` while `failing` is set.
@@ -138,13 +149,7 @@ fn of_two_concurrent_deliveries_one_runs_the_callback_and_the_other_fails_to_be_
             second
         });
         assert_eq!(first.expect("the first delivery ran it").handled(), 1);
-        let Err(Error::HandlerFailed(failures)) = second else {
-            panic!("the second delivery must fail while the first runs: {second:?}")
-        };
-        assert!(
-            matches!(failures.failures()[0].cause(), FailureCause::InProgress),
-            "{failures}"
-        );
+        assert_in_progress(&second, "the second delivery, while the first runs,");
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // Its retry finds the event done.
         let retry = summary(&hooks, &payload, "second-retry")
@@ -289,50 +294,72 @@ fn namespaces_keep_functions_sharing_a_table_apart() {
 /// The store's own rules: a claim is its owner's until its lease ends; only the owner
 /// completes or releases it; a lease that ended is taken over under a new owner.
 #[test]
-fn a_claim_is_completed_or_released_only_by_its_owner() {
+fn the_memory_store_keeps_the_store_contract() {
     block_on(async {
-        let store = MemoryStore::new();
-        let key = IdempotencyKey::new(Some("f"), &Secret::new("k").sign(b"payload"), 0);
-        let (a, b, c) = (
-            Owner::random().unwrap(),
-            Owner::random().unwrap(),
-            Owner::random().unwrap(),
-        );
-        let short = Duration::from_millis(50);
-        let long = Duration::from_secs(60);
-        assert_eq!(store.claim(&key, &a, short).await.unwrap(), Claim::Run);
-        assert_eq!(
-            store.claim(&key, &b, long).await.unwrap(),
-            Claim::InProgress
-        );
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        // a's lease ended: b takes the claim over.
-        assert_eq!(store.claim(&key, &b, long).await.unwrap(), Claim::Run);
-        // a finishes late: it can neither mark b's claim done nor delete it.
-        assert_eq!(
-            store.complete(&key, &a, long).await.unwrap(),
-            Settled::NotOwner
-        );
-        assert_eq!(store.release(&key, &a).await.unwrap(), Settled::NotOwner);
-        assert_eq!(
-            store.claim(&key, &c, long).await.unwrap(),
-            Claim::InProgress
-        );
-        // b releases (its callback failed); c runs it; c completes it.
-        assert_eq!(store.release(&key, &b).await.unwrap(), Settled::Recorded);
-        assert_eq!(store.claim(&key, &c, long).await.unwrap(), Claim::Run);
-        assert_eq!(
-            store.complete(&key, &c, long).await.unwrap(),
-            Settled::Recorded
-        );
-        assert_eq!(store.claim(&key, &a, long).await.unwrap(), Claim::Done);
-        assert_eq!(
-            store.release(&key, &c).await.unwrap(),
-            Settled::NotOwner,
-            "done stays done"
-        );
-        assert_eq!(store.claim(&key, &a, long).await.unwrap(), Claim::Done);
+        soketi_handler_kit::testing::check_idempotency_store(&MemoryStore::new())
+            .await
+            .expect("the contract holds");
+        // And the check has teeth: a store that releases any claim breaks it.
+        let careless = Careless::default();
+        let error = soketi_handler_kit::testing::check_idempotency_store(&careless)
+            .await
+            .expect_err("a careless store");
+        assert!(error.contains("the late owner"), "{error}");
     });
+}
+
+/// Completes and releases claims whoever holds them, as stores did before owner tokens.
+#[derive(Default)]
+struct Careless {
+    store: MemoryStore,
+    holder: std::sync::Mutex<Option<Owner>>,
+}
+
+impl Careless {
+    fn holder(&self) -> Option<Owner> {
+        self.holder.lock().unwrap().clone()
+    }
+}
+
+impl IdempotencyStore for Careless {
+    fn claim<'a>(
+        &'a self,
+        k: &'a IdempotencyKey,
+        o: &'a Owner,
+        l: Duration,
+    ) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let claim = self.store.claim(k, o, l).await?;
+            if claim == Claim::Run {
+                *self.holder.lock().unwrap() = Some(o.clone());
+            }
+            Ok(claim)
+        })
+    }
+    fn complete<'a>(
+        &'a self,
+        k: &'a IdempotencyKey,
+        _o: &'a Owner,
+        t: Duration,
+    ) -> StoreFuture<'a, Settled> {
+        Box::pin(async move {
+            match self.holder() {
+                Some(holder) => self.store.complete(k, &holder, t).await,
+                None => Ok(Settled::NotOwner),
+            }
+        })
+    }
+    fn release<'a>(&'a self, k: &'a IdempotencyKey, _o: &'a Owner) -> StoreFuture<'a, Settled> {
+        Box::pin(async move {
+            match self.holder() {
+                Some(holder) => self.store.release(k, &holder).await,
+                None => Ok(Settled::NotOwner),
+            }
+        })
+    }
+    fn describe(&self) -> String {
+        "a store ignoring owners".into()
+    }
 }
 
 /// The race the owner token closes, with three deliveries of one payload. The first runs past
@@ -394,13 +421,7 @@ fn three_concurrent_deliveries_never_run_the_callback_twice_at_once() {
         let (first, second, third) = tokio::join!(first, second, third);
         assert!(matches!(first, Err(Error::HandlerFailed(_))), "{first:?}");
         assert_eq!(second.expect("the second ran it").handled(), 1);
-        let Err(Error::HandlerFailed(failures)) = third else {
-            panic!("the third must be told the event is in progress: {third:?}")
-        };
-        assert!(
-            matches!(failures.failures()[0].cause(), FailureCause::InProgress),
-            "{failures}"
-        );
+        assert_in_progress(&third, "the third delivery");
         // Two runs overlapped by design (the first outlived its lease); never three.
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert!(most.load(Ordering::SeqCst) <= 2);
