@@ -304,6 +304,7 @@ impl Key<'_> {
     }
 
     /// Whether the key is exactly `name`, escapes decoded (`"p\u0061yload"` is `payload`).
+    #[inline(always)]
     pub(crate) fn is(&self, name: &str) -> bool {
         match self {
             Key::Plain(bytes) => *bytes == name.as_bytes(),
