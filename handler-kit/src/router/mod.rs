@@ -312,6 +312,8 @@ impl fmt::Debug for Webhooks {
             .field("on_error", &c.on_error.is_some());
         #[cfg(feature = "idempotency")]
         s.field("idempotency", &c.idempotency);
+        #[cfg(feature = "http")]
+        s.field("max_body_bytes", &self.max_body_bytes);
         s.finish()
     }
 }

@@ -14,8 +14,8 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
 /// A Secrets Manager secret: the `SecretString` of its `AWSCURRENT` version, and of its
 /// `AWSPREVIOUS` one when there is one that differs (during a rotation, both verify). Each
-/// read costs two `GetSecretValue` calls (one when there is no previous version). The
-/// function's role needs `secretsmanager:GetSecretValue` on the secret.
+/// read costs two `GetSecretValue` calls (the second finds no `AWSPREVIOUS` when there is
+/// none). The function's role needs `secretsmanager:GetSecretValue` on the secret.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
