@@ -91,7 +91,7 @@ impl Keyring {
     }
 
     /// The secrets of app `key`, if it is a configured app.
-    pub(crate) fn app_secrets(&self, key: &str) -> Option<&[Secret]> {
+    pub(crate) fn secrets_of_app(&self, key: &str) -> Option<&[Secret]> {
         self.apps.get(key).map(Vec::as_slice)
     }
 }

@@ -218,7 +218,7 @@ impl Verifier {
         } else {
             let key = key.ok_or(Rejection::MissingAppKey)?;
             keyring
-                .app_secrets(key)
+                .secrets_of_app(key)
                 .ok_or_else(|| Rejection::UnknownAppKey {
                     key: key.to_owned(),
                 })?

@@ -35,6 +35,7 @@ pub use events::{
 };
 pub(crate) use events::{Located, Name, with_event_types};
 pub use job::{JOB_QUEUES, JobError, QueueJob, VerifiedJob, write_job};
-pub use payload::{Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms};
-pub use scan::DEFAULT_MAX_EVENTS;
+pub use payload::{
+    DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
+};
 pub use signature::{SIGNATURE_HEX_LEN, SIGNATURE_LEN, Secret, Signature, SignatureFormatError};

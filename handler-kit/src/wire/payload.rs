@@ -10,7 +10,10 @@ use super::envelope;
 use super::events::{Event, EventDecodeError, Located};
 use super::headers;
 use super::names::{EVENTS, TIME_MS};
-use super::scan::{self, DEFAULT_MAX_EVENTS, EventSpans, PayloadOutline, Span};
+/// The default maximum number of events in one payload (the scanner's bound; see
+/// [`Verifier::max_events`](crate::Verifier::max_events)).
+pub use super::scan::DEFAULT_MAX_EVENTS;
+use super::scan::{self, EventSpans, PayloadOutline, Span};
 use super::signature::{Secret, Signature};
 
 /// The current time as a payload's `time_ms`: milliseconds since the Unix epoch (0 if the

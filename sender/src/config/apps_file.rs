@@ -81,7 +81,7 @@ impl fmt::Debug for AppSecret {
 /// The id, key and secret of each app of a soketi apps document (the forms
 /// [`apps_from_json`] reads, by the same rules and with the same errors; webhooks are not
 /// read). `Ok(None)` when the JSON is not an apps document at all (say, a map of app key to
-/// secret, which the kit's `Keyring::from_app_secrets_json` reads).
+/// secret, which the kit's `Keyring::from_apps_json` reads).
 ///
 /// ```
 /// use soketi_lambda_sender::config::app_secrets_from_json;
