@@ -75,7 +75,7 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
                 )));
             };
             map.retain(|key, _| wanted(key));
-            Keyring::from_apps_json(&serde_json::Value::Object(map).to_string())
+            Keyring::from_app_secrets_json(&serde_json::Value::Object(map).to_string())
                 .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
         }
     };
