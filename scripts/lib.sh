@@ -67,3 +67,27 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
+
+# cargo_target_dir: where cargo puts what it builds (CARGO_TARGET_DIR, or the workspace's).
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+# http_post URL BODY TIMEOUT_SECONDS: POST BODY, print the answer's body whatever its status.
+# Fails (printing nothing) when no answer came: refused, reset, or no answer within the timeout.
+http_post() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import sys, urllib.error, urllib.request
+url, body, timeout = sys.argv[1], sys.argv[2].encode(), float(sys.argv[3])
+request = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        sys.stdout.write(answer.read().decode("utf-8", "replace"))
+except urllib.error.HTTPError as answer:
+    sys.stdout.write(answer.read().decode("utf-8", "replace"))
+except (OSError, urllib.error.URLError):
+    sys.exit(1)
+PY
+}

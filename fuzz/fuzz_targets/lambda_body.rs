@@ -8,7 +8,7 @@ use soketi_handler_kit_fuzz::{run_ready, webhooks};
 
 fuzz_target!(|body: &[u8]| {
     let webhooks = webhooks();
-    if let Err(error) = run_ready(webhooks.handle(body, "fuzz")) {
+    if let Err(error) = run_ready(webhooks.verify_and_receive(body, "fuzz")) {
         // A failure of the round-trip check inside the callback is a bug, not an input error.
         if error.kind() == ErrorKind::HandlerFailed {
             assert!(!error.to_string().contains("reads back as"), "{error}");

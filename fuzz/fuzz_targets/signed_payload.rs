@@ -18,7 +18,7 @@ fuzz_target!(|payload: &[u8]| {
     let payload = payload.trim_matches([' ', '\t', '\n', '\r']);
     let body = SignedPayload::new(payload.to_owned(), KEY, &Secret::new(SECRET))
         .lambda_body::<&str, &str>(&user_agent(1), &[]);
-    match run_ready(webhooks().handle(body.as_bytes(), "fuzz")) {
+    match run_ready(webhooks().verify_and_receive(body.as_bytes(), "fuzz")) {
         Ok(_) => {}
         Err(error) => {
             // Signed with the right secret: never a signature or key problem, unless the text

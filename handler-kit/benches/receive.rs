@@ -4,7 +4,8 @@
 //! - `floor`: HMAC-SHA256 of the payload bytes alone, key prepared — the work no receiver
 //!   can avoid;
 //! - `kit_verify`: `Verifier::verify_lambda_body` and decoding every event;
-//! - `kit_handle`: `Webhooks::handle` with three no-op callbacks;
+//! - `kit_handle`: `Webhooks::verify_and_receive` (the dispatcher, verification, dispatch) with
+//!   three no-op callbacks;
 //! - `serde_json`: the straightforward Rust receiver (`RawValue` payload, `HashMap` headers,
 //!   `Vec<Value>` events, the same HMAC).
 //!
@@ -89,7 +90,9 @@ fn receive(c: &mut Criterion) {
             })
         });
         group.bench_with_input(BenchmarkId::new("kit_handle", case), &body, |b, body| {
-            b.iter(|| run_ready(webhooks.handle(black_box(body), "bench")).expect("handled"))
+            b.iter(|| {
+                run_ready(webhooks.verify_and_receive(black_box(body), "bench")).expect("handled")
+            })
         });
         group.bench_with_input(BenchmarkId::new("serde_json", case), &body, |b, body| {
             b.iter(|| plain_serde_json(&secret, black_box(body)))

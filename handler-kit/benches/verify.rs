@@ -72,7 +72,7 @@ fn dispatch(c: &mut Criterion) {
     c.bench_function("handle_recorded_batch_076", |b| {
         b.iter(|| {
             runtime
-                .block_on(webhooks.handle(&body, "bench"))
+                .block_on(webhooks.verify_and_receive(&body, "bench"))
                 .expect("handled")
         })
     });

@@ -51,8 +51,9 @@ fn main() -> ExitCode {
                 .verify_lambda_body(black_box(&body))
                 .map(|v| v.payload().events().filter(Result::is_ok).count() as u64)
                 .unwrap_or(0),
-            "handle" => run_ready(webhooks.handle(black_box(&body), "loop"))
-                .map(|s| s.handled() as u64)
+            "handle" => run_ready(webhooks.verify_and_receive(black_box(&body), "loop"))
+                .ok()
+                .and_then(|r| r.summary().map(|s| s.handled() as u64))
                 .unwrap_or(0),
             other => {
                 eprintln!("unknown path `{other}`: use floor, scan, verify or handle");

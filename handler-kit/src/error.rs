@@ -1,19 +1,23 @@
-//! The crate's error type; its stable kinds are in [`ErrorKind`].
+//! The crate's error type, [`Error`]: whatever an entry point can fail with. Its stable kinds
+//! are in [`ErrorKind`].
 
-use crate::config::ConfigError;
+use std::fmt;
+
+use crate::config::error::ConfigError;
 use crate::kind::ErrorKind;
-use crate::router::HandlerFailures;
+use crate::router::{BoxError, HandlerFailures};
 use crate::verify::Rejection;
 
-/// A boxed error, as callbacks return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 /// Everything that can go wrong in the kit.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints what `Display` says (the derived form would show the enum's insides), so a
+/// `main` that returns this error, and lambda_runtime's log line of a failed invocation, read
+/// as a message: `Error: SOKETI_SECRET is not set: set it to the app secret …`.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Configuration is missing or wrong.
-    #[error("configuration: {0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// The webhook was rejected before any callback ran.
     #[error("webhook rejected ({kind}): {0}", kind = .0.kind())]
@@ -38,6 +42,12 @@ impl Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 #[cfg(feature = "runtime")]
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
@@ -45,5 +55,24 @@ impl From<Error> for lambda_runtime::Diagnostic {
             error_type: error.kind().as_str().to_owned(),
             error_message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_the_message() {
+        let error = Error::from(ConfigError::new("SOKETI_SECRET", "is not set"));
+        assert_eq!(format!("{error:?}"), "SOKETI_SECRET is not set");
+        assert_eq!(format!("{error:?}"), error.to_string());
+        let rejected = Error::from(Rejection::MissingSignature);
+        assert_eq!(format!("{rejected:?}"), rejected.to_string());
+        assert!(
+            rejected
+                .to_string()
+                .starts_with("webhook rejected (MissingSignature): ")
+        );
     }
 }

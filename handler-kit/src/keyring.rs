@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::config::ConfigError;
-use crate::verify::Rejection;
 use crate::wire::Secret;
 
 /// Which secrets may sign, and for which app keys.
@@ -97,73 +95,9 @@ impl Keyring {
         self.apps.keys().map(String::as_str)
     }
 
-    /// A keyring from a JSON object of app key to secret or array of secrets.
-    ///
-    /// ```
-    /// use soketi_handler_kit::Keyring;
-    /// let keyring = Keyring::from_apps_json(r#"{"app1key":"s1","app2key":["new","old"]}"#)?;
-    /// assert_eq!(keyring.app_keys().count(), 2);
-    /// assert!(Keyring::from_apps_json(r#"{"app1key":""}"#).is_err());
-    /// // A secret given where the object belongs is not repeated in the message.
-    /// let error = Keyring::from_apps_json(r#""s3cret""#).unwrap_err();
-    /// assert!(!error.to_string().contains("s3cret"), "{error}");
-    /// # Ok::<(), soketi_handler_kit::ConfigError>(())
-    /// ```
-    pub fn from_apps_json(json: &str) -> Result<Self, ConfigError> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Secrets {
-            One(String),
-            Many(Vec<String>),
-        }
-        let map: HashMap<String, Secrets> = serde_json::from_str(json).map_err(|e| {
-            // serde_json quotes the offending value in a data error ("invalid type: string
-            // \"…\""), and here that value may be a secret: say where, not what.
-            let problem = if e.is_data() {
-                format!(
-                    "a value of the wrong type at line {} column {}",
-                    e.line(),
-                    e.column()
-                )
-            } else {
-                e.to_string()
-            };
-            ConfigError::new(
-                "apps",
-                format!(
-                    "must be a JSON object of app key to secret or array of secrets, \
-                     e.g. {{\"app1key\": \"secret\"}}: {problem}"
-                ),
-            )
-        })?;
-        if map.is_empty() {
-            return Err(ConfigError::new("apps", "names no app"));
-        }
-        let mut keyring = Keyring::new();
-        for (key, secrets) in map {
-            let secrets = match secrets {
-                Secrets::One(s) => vec![s],
-                Secrets::Many(v) => v,
-            };
-            if key.is_empty() {
-                return Err(ConfigError::new("apps", "has an empty app key"));
-            }
-            if secrets.is_empty() || secrets.iter().any(String::is_empty) {
-                return Err(ConfigError::new(
-                    "apps",
-                    format!("app `{key}` has an empty secret or no secret"),
-                ));
-            }
-            for secret in secrets {
-                keyring = keyring.app(key.clone(), secret);
-            }
-        }
-        Ok(keyring)
-    }
-
     /// This keyring and the secrets of `previous` (the version a rotation replaced): both
     /// verify. A previous keyring of the other mode (single secret versus apps) is left out.
-    #[cfg(feature = "secrets-manager")]
+    #[cfg(feature = "secret-source")]
     pub(crate) fn with_previous(mut self, previous: Keyring) -> Keyring {
         if self.is_single_secret() != previous.is_single_secret() {
             tracing::warn!(
@@ -179,17 +113,9 @@ impl Keyring {
         self
     }
 
-    pub(crate) fn secrets_for(&self, key: Option<&str>) -> Result<&[Secret], Rejection> {
-        if self.apps.is_empty() {
-            return Ok(&self.any_key);
-        }
-        let key = key.ok_or(Rejection::MissingAppKey)?;
-        self.apps
-            .get(key)
-            .map(Vec::as_slice)
-            .ok_or_else(|| Rejection::UnknownAppKey {
-                key: key.to_owned(),
-            })
+    /// The secrets accepted whatever `X-Pusher-Key` says (single-secret mode).
+    pub(crate) fn any_key_secrets(&self) -> &[Secret] {
+        &self.any_key
     }
 }
 

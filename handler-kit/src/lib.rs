@@ -19,7 +19,7 @@
 //! # #[cfg(feature = "runtime")]
 //! #[tokio::main]
 //! async fn main() -> Result<(), soketi_handler_kit::Error> {
-//!     let webhooks = Webhooks::from_env()? // SOKETI_SECRET, optional SOKETI_APP_KEY
+//!     let webhooks = Webhooks::from_env().await? // SOKETI_SECRET, optional SOKETI_APP_KEY
 //!         .on_channel_occupied(|ev: ChannelOccupied, _cx: Context| async move {
 //!             tracing::info!("{} is now occupied.", ev.channel);
 //!             Ok(())
@@ -36,6 +36,25 @@
 //!     soketi_handler_kit::run(webhooks).await
 //! }
 //! ```
+//!
+//! # Shared state in callbacks
+//!
+//! A callback runs once per event: clone an `Arc` into the closure, then once more per call
+//! before `async move` (moving the captured one fails with E0507). See
+//! [Sharing state with callbacks](Webhooks#sharing-state-with-callbacks).
+//!
+//! # Ways in
+//!
+//! - [`run`]: serve in Lambda (soketi's envelopes and, with `http`, Function URL, API Gateway
+//!   and ALB events);
+//! - [`Webhooks`] as a `tower::Service<http::Request<B>>` (feature `http`): mount in
+//!   `lambda_http` or axum;
+//! - [`Webhooks::verify_and_receive`]: one Lambda event, verified then dispatched (tests,
+//!   custom runtimes);
+//! - [`Webhooks::receive`]: a payload you already verified with a [`Verifier`] method.
+//!
+//! All of them go through one dispatcher, and callbacks see the invocation's Lambda context
+//! ([`Context::deadline`], …) on every transport.
 //!
 //! # What happens to an invocation
 //!
@@ -58,27 +77,29 @@
 //!
 //! # Feature flags
 //!
-//! - `runtime` (default): the Lambda glue — [`run`], the `tower::Service` implementation and
+//! - `runtime` (default): the Lambda glue — [`run`], the Lambda context in [`Context`], and
 //!   the conversion of errors into Lambda function errors. Without it, the crate is the wire
 //!   format, verification and dispatch only, with no `lambda_runtime` dependency (this is how
 //!   the `soketi-lambda-sender` crate uses it).
 //! - `http` (default; implies `runtime`): HTTP webhooks — soketi `url` webhooks and Pusher
 //!   Channels — arriving through a Lambda Function URL, API Gateway (REST and HTTP APIs) or an
-//!   Application Load Balancer, with [`run`] then serving both transports; see the [`http`]
-//!   module for statuses, the maximum body size, and mounting in `lambda_http` or axum apps.
-//! - `secret-source`: the app secret from a `secrets::SecretSource`, read at start (an
-//!   unreadable secret fails the start), cached, re-read when old and, at most once per
-//!   interval, when a signature does not match (`Verifier::from_source`). No AWS dependency.
+//!   Application Load Balancer, with [`run`] then serving both transports, and [`Webhooks`] a
+//!   `tower::Service` for `lambda_http` and axum; see the [`http`] module for statuses and the
+//!   maximum body size.
+//! - `secret-source`: a secret read from a `secrets::SecretSource` at start (an unreadable
+//!   secret fails the start), cached, re-read when old and, within a small token bucket, when
+//!   a signature does not match (`Verifier::from_source`, `secrets::CachedSecret`). No AWS
+//!   dependency.
 //! - `secrets-manager` (implies `secret-source`): the secret from AWS Secrets Manager
 //!   (`SOKETI_SECRET_ARN`), `AWSCURRENT` and `AWSPREVIOUS` both verifying; read by
-//!   [`Webhooks::from_env_async`].
+//!   [`Webhooks::from_env`].
 //! - `ssm` (implies `secret-source`): the secret from an SSM SecureString
 //!   (`SOKETI_SECRET_PARAMETER`), read decrypted.
 //! - `idempotency`: `Webhooks::idempotent`, callbacks that run once per event of a payload
-//!   (see the `idempotency` module: claims, leases, fail-closed store errors), with an
-//!   in-memory store.
+//!   (see the `idempotency` module: claims owned by one delivery, leases from the deadline,
+//!   fail-closed store errors), with an in-memory store.
 //! - `idempotency-dynamodb` (implies `idempotency`): the DynamoDB store
-//!   (`SOKETI_IDEMPOTENCY_TABLE`, read by [`Webhooks::from_env_async`]).
+//!   (`SOKETI_IDEMPOTENCY_TABLE`, read by [`Webhooks::from_env`]).
 //!
 //! These four are off by default; a function without them compiles none of their code or
 //! dependencies, and its verification path is unchanged.
@@ -98,7 +119,6 @@ pub mod idempotency;
 mod keyring;
 mod kind;
 mod router;
-#[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(feature = "secret-source")]
 pub mod secrets;
@@ -108,16 +128,19 @@ mod verify;
 pub mod wire;
 
 pub use config::{
-    ConfigError, ENV_APP_KEY, ENV_APPS, ENV_IDEMPOTENCY_TABLE, ENV_IDEMPOTENCY_TTL_SECONDS,
-    ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET, ENV_SECRET_ARN,
-    ENV_SECRET_MISMATCH_REFRESH_SECONDS, ENV_SECRET_PARAMETER, ENV_SECRET_REFRESH_SECONDS,
+    ConfigError, ENV_APP_KEY, ENV_APP_SECRETS, ENV_IDEMPOTENCY_NAMESPACE, ENV_IDEMPOTENCY_TABLE,
+    ENV_IDEMPOTENCY_TTL_SECONDS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
+    ENV_SECRET_ARN, ENV_SECRET_MISMATCH_REFRESH_SECONDS, ENV_SECRET_PARAMETER,
+    ENV_SECRET_REFRESH_SECONDS,
 };
-pub use error::{BoxError, Error};
+pub use error::Error;
 pub use keyring::{Keyring, SingleSecret};
 pub use kind::ErrorKind;
 pub use router::{
-    CallbackResult, Context, EventFailure, FailureCause, HandlerFailures, Summary, Webhooks,
+    BoxError, CallbackResult, Context, EventFailure, FailureCause, HandlerFailures, Invocation,
+    Summary, Webhooks,
 };
+pub use runtime::InvocationResponse;
 #[cfg(feature = "runtime")]
-pub use runtime::{RawInvocation, init_tracing, run};
+pub use runtime::{init_tracing, run};
 pub use verify::{DEFAULT_MAX_CLOCK_SKEW, Rejection, Verified, Verifier};

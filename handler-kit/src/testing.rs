@@ -89,19 +89,156 @@ impl SignedEnvelope {
         self.signed()
             .lambda_body(&user_agent(self.process_id), &self.custom_headers)
     }
+
+    /// The same webhook as an HTTP request (a soketi `url` webhook, Pusher's) arriving through
+    /// a Lambda Function URL: the Lambda event, for
+    /// [`Webhooks::verify_and_receive`](crate::Webhooks::verify_and_receive) (feature `http`).
+    ///
+    /// ```
+    /// use soketi_handler_kit::testing::SignedEnvelope;
+    /// use soketi_handler_kit::wire::Event;
+    /// use soketi_handler_kit::{Keyring, Verifier, Webhooks};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(Verifier::new(Keyring::new().app("key", "s3cret")));
+    /// let event = SignedEnvelope::new("key", "s3cret")
+    ///     .event(Event::channel_occupied("room"))
+    ///     .to_function_url_event();
+    /// let response = webhooks.verify_and_receive(&event, "req-1").await?;
+    /// assert_eq!(response.http().map(|r| r.status_code()), Some(200));
+    /// # Ok::<(), soketi_handler_kit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn to_function_url_event(&self) -> Vec<u8> {
+        let signed = self.signed();
+        // Function URLs give header names in lower case.
+        let headers: serde_json::Map<String, serde_json::Value> = signed
+            .headers(&user_agent(self.process_id), &self.custom_headers)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.into()))
+            .collect();
+        let event = serde_json::json!({
+            "version": "2.0",
+            "rawPath": "/",
+            "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": signed.json(),
+            "isBase64Encoded": false,
+        });
+        event.to_string().into_bytes()
+    }
 }
 
-#[cfg(feature = "runtime")]
-/// A Lambda event as [`run`](crate::run) would receive it, for calling the router as a
-/// `tower::Service` in tests. Fails only if `body` is not JSON.
-pub fn lambda_event(
-    body: &[u8],
-    request_id: &str,
-) -> Result<crate::runtime::RawInvocation, serde_json::Error> {
-    let raw: Box<serde_json::value::RawValue> = serde_json::from_slice(body)?;
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = request_id.to_owned();
-    Ok(lambda_runtime::LambdaEvent::new(raw, context))
+/// Checks that an [`IdempotencyStore`](crate::idempotency::IdempotencyStore) keeps the contract
+/// the router relies on (feature `idempotency`): a claim is its owner's until its lease ends,
+/// then the next delivery takes it over; only the owner completes or releases it, so a
+/// delivery whose lease ended changes nothing of the claim that took it over; a done record
+/// stays done. Run it against a store of your own; the kit runs it against [`MemoryStore`]
+/// and, on a DynamoDB emulator, against `DynamoDbStore`. It writes one record, under the
+/// namespace `store-contract` and a random signature, and blocks the thread for 10 ms once, for
+/// a lease to end. The error names the step that failed.
+///
+/// ```
+/// use soketi_handler_kit::idempotency::MemoryStore;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// soketi_handler_kit::testing::check_idempotency_store(&MemoryStore::new()).await?;
+/// # Ok::<(), String>(())
+/// # }).unwrap();
+/// ```
+///
+/// [`MemoryStore`]: crate::idempotency::MemoryStore
+#[cfg(feature = "idempotency")]
+pub async fn check_idempotency_store(
+    store: &dyn crate::idempotency::IdempotencyStore,
+) -> Result<(), String> {
+    use std::time::Duration;
+
+    use crate::idempotency::{Claim, IdempotencyKey, Owner, Settled, StoreError};
+
+    #[derive(Debug, PartialEq)]
+    enum Answer {
+        Claim(Claim),
+        Settled(Settled),
+    }
+    let check = |step: &str, got: Result<Answer, StoreError>, wanted: Answer| match got {
+        Ok(got) if got == wanted => Ok(()),
+        Ok(got) => Err(format!(
+            "{step}: {got:?} where the contract says {wanted:?}"
+        )),
+        Err(error) => Err(format!("{step}: the store failed: {error}")),
+    };
+    let owner = || Owner::random().map_err(|e| e.to_string());
+    let (late, taker, third) = (owner()?, owner()?, owner()?);
+    let signature = Secret::new(owner()?.as_str()).sign(b"store contract");
+    let key = IdempotencyKey::new(Some("store-contract"), &signature, 0);
+    let minute = Duration::from_secs(60);
+    let claim = async |who: &Owner, lease| store.claim(&key, who, lease).await.map(Answer::Claim);
+    let complete = async |who: &Owner| store.complete(&key, who, minute).await.map(Answer::Settled);
+    let release = async |who: &Owner| store.release(&key, who).await.map(Answer::Settled);
+    use Answer::{Claim as C, Settled as S};
+
+    check(
+        "a first claim",
+        claim(&late, Duration::ZERO).await,
+        C(Claim::Run),
+    )?;
+    // Its lease (none) has ended: the next delivery takes the claim over.
+    std::thread::sleep(Duration::from_millis(10));
+    check(
+        "a claim once the lease ended",
+        claim(&taker, minute).await,
+        C(Claim::Run),
+    )?;
+    check(
+        "a claim under a running lease",
+        claim(&third, minute).await,
+        C(Claim::InProgress),
+    )?;
+    check(
+        "the late owner completing",
+        complete(&late).await,
+        S(Settled::NotOwner),
+    )?;
+    check(
+        "the late owner releasing",
+        release(&late).await,
+        S(Settled::NotOwner),
+    )?;
+    check(
+        "a claim after those",
+        claim(&third, minute).await,
+        C(Claim::InProgress),
+    )?;
+    check(
+        "the holder releasing",
+        release(&taker).await,
+        S(Settled::Recorded),
+    )?;
+    check(
+        "a claim after a release",
+        claim(&third, minute).await,
+        C(Claim::Run),
+    )?;
+    check(
+        "the holder completing",
+        complete(&third).await,
+        S(Settled::Recorded),
+    )?;
+    check(
+        "a claim of a done event",
+        claim(&late, minute).await,
+        C(Claim::Done),
+    )?;
+    check(
+        "releasing a done event",
+        release(&third).await,
+        S(Settled::NotOwner),
+    )?;
+    check(
+        "a claim after that",
+        claim(&late, minute).await,
+        C(Claim::Done),
+    )
 }
 
 /// Generators of events for property tests (feature `proptest`): every event type soketi

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use crate::keyring::Keyring;
 use crate::kind::ErrorKind;
+#[cfg(feature = "secret-source")]
+use crate::secrets::CachedSecret;
 use crate::untrusted::Untrusted;
 use crate::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
 use crate::wire::scan::{self, PayloadOutline, Span};
@@ -25,10 +27,10 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// Checks envelopes and payloads against a [`Keyring`].
 #[derive(Clone)]
 pub struct Verifier {
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
     /// A keyring kept current from a secret store, used instead of `keyring` when set.
     #[cfg(feature = "secret-source")]
-    live: Option<Arc<crate::secrets::LiveKeyring>>,
+    cached: Option<Arc<CachedSecret<Keyring>>>,
     max_age: Option<Duration>,
     max_clock_skew: Duration,
     max_events: usize,
@@ -43,9 +45,9 @@ impl Verifier {
     /// A verifier with no maximum age and at most [`DEFAULT_MAX_EVENTS`] events a payload.
     pub fn new(keyring: impl Into<Keyring>) -> Self {
         Verifier {
-            keyring: keyring.into(),
+            keyring: Arc::new(keyring.into()),
             #[cfg(feature = "secret-source")]
-            live: None,
+            cached: None,
             max_age: None,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             max_events: DEFAULT_MAX_EVENTS,
@@ -84,78 +86,41 @@ impl Verifier {
         self
     }
 
-    /// The keyring. With a secret source (`Verifier::from_source`), the one read at start:
-    /// [`Verifier::current_keyring`] is the one in use now.
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
-    }
-
-    /// The keyring in use now: the last one read from the secret source, if there is one.
-    pub fn current_keyring(&self) -> Arc<Keyring> {
+    /// The keyring in use now: with a secret source
+    /// ([`Verifier::from_source`](crate::Verifier::from_source), `SOKETI_SECRET_ARN`,
+    /// `SOKETI_SECRET_PARAMETER`), the one read last.
+    pub fn keyring(&self) -> Arc<Keyring> {
         #[cfg(feature = "secret-source")]
-        if let Some(live) = &self.live {
-            return live.snapshot();
+        if let Some(cached) = &self.cached {
+            return cached.get();
         }
-        Arc::new(self.keyring.clone())
+        Arc::clone(&self.keyring)
     }
 
-    /// A verifier whose keyring comes from `source` (feature `secret-source`): read now — a
-    /// source that cannot be read fails here — then read again as `policy` says, and when a
-    /// signature does not match (see [`secrets`](crate::secrets)). The re-reads happen in the
-    /// async entry points ([`Webhooks::handle`](crate::Webhooks::handle), `handle_http`,
-    /// [`run`](crate::run)); the synchronous `verify_*` methods use the keyring read last.
-    ///
-    /// ```
-    /// use soketi_handler_kit::{Keyring, Verifier};
-    /// use soketi_handler_kit::secrets::{FetchFuture, RefreshPolicy, SecretSource};
-    ///
-    /// struct Fixed;
-    /// impl SecretSource for Fixed {
-    ///     fn fetch(&self) -> FetchFuture<'_> {
-    ///         Box::pin(async { Ok(Keyring::new().app("app1key", "app1secret")) })
-    ///     }
-    ///     fn describe(&self) -> String {
-    ///         "a fixed secret".into()
-    ///     }
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let verifier = Verifier::from_source(Fixed, RefreshPolicy::new()).await?;
-    /// assert_eq!(verifier.current_keyring().app_keys().collect::<Vec<_>>(), ["app1key"]);
-    /// # Ok::<(), soketi_handler_kit::secrets::SecretError>(())
-    /// # }).unwrap();
-    /// ```
+    /// A verifier whose keyring is `cached`'s, kept current.
     #[cfg(feature = "secret-source")]
-    pub async fn from_source(
-        source: impl crate::secrets::SecretSource,
-        policy: crate::secrets::RefreshPolicy,
-    ) -> Result<Verifier, crate::secrets::SecretError> {
-        Verifier::from_boxed_source(Box::new(source), policy).await
-    }
-
-    #[cfg(feature = "secret-source")]
-    pub(crate) async fn from_boxed_source(
-        source: Box<dyn crate::secrets::SecretSource>,
-        policy: crate::secrets::RefreshPolicy,
-    ) -> Result<Verifier, crate::secrets::SecretError> {
-        let live = crate::secrets::LiveKeyring::start(source, policy).await?;
-        let mut verifier = Verifier::new(Keyring::clone(&live.snapshot()));
-        verifier.live = Some(Arc::new(live));
-        Ok(verifier)
+    pub(crate) fn with_cached_keyring(cached: Arc<CachedSecret<Keyring>>) -> Verifier {
+        let mut verifier = Verifier::new(Keyring::clone(&cached.get()));
+        verifier.cached = Some(cached);
+        verifier
     }
 
     /// Runs `verify`, with a secret source re-reading the keyring first when it is old, and
-    /// once more after a mismatch when the policy allows (then `verify` runs again).
+    /// once more after a mismatch when its token bucket allows (then `verify` runs again).
+    /// Only a signature that does not match the secrets the keyring holds for the key (or the
+    /// single secret) is worth a read: that is what a rotation looks like. An app key the
+    /// keyring does not know causes none (a new app is picked up by the periodic read), so
+    /// requests with made-up keys cannot make the function call the store.
     pub(crate) async fn verify_refreshing<'a>(
         &self,
         verify: impl Fn(&Verifier) -> Result<Verified<'a>, Rejection>,
     ) -> Result<Verified<'a>, Rejection> {
         #[cfg(feature = "secret-source")]
-        if let Some(live) = &self.live {
-            live.refresh_if_old().await;
+        if let Some(cached) = &self.cached {
+            cached.refresh_if_old().await;
             let first = verify(self);
-            if let Err(Rejection::InvalidSignature { .. } | Rejection::UnknownAppKey { .. }) =
-                &first
-                && live.refresh_on_mismatch().await
+            if let Err(Rejection::InvalidSignature { .. }) = &first
+                && cached.refresh_on_mismatch().await
             {
                 return verify(self);
             }
@@ -243,12 +208,21 @@ impl Verifier {
         let signature = signature.ok_or(Rejection::MissingSignature)?;
         let signature = Signature::from_hex(signature)?;
         #[cfg(feature = "secret-source")]
-        let live = self.live.as_ref().map(|live| live.current());
+        let cached = self.cached.as_ref().map(|cached| cached.load());
         #[cfg(feature = "secret-source")]
-        let keyring: &Keyring = live.as_deref().map_or(&self.keyring, |k| &**k);
+        let keyring: &Keyring = cached.as_deref().map_or(&self.keyring, |k| &**k);
         #[cfg(not(feature = "secret-source"))]
-        let keyring = &self.keyring;
-        let secrets = keyring.secrets_for(key)?;
+        let keyring: &Keyring = &self.keyring;
+        let secrets = if keyring.is_single_secret() {
+            keyring.any_key_secrets()
+        } else {
+            let key = key.ok_or(Rejection::MissingAppKey)?;
+            keyring
+                .secrets(key)
+                .ok_or_else(|| Rejection::UnknownAppKey {
+                    key: key.to_owned(),
+                })?
+        };
         // Every secret is tried, so the time taken does not say which one matched.
         let valid = secrets.iter().fold(false, |ok, secret| {
             secret.verifies(payload, &signature) | ok
@@ -323,10 +297,10 @@ struct Checked {
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keyring", &self.keyring)
+            .field("keyring", &self.keyring())
             .field("secret_source", &{
                 #[cfg(feature = "secret-source")]
-                let source = self.live.as_deref();
+                let source = self.cached.as_ref().map(|cached| cached.describe());
                 #[cfg(not(feature = "secret-source"))]
                 let source: Option<()> = None;
                 source
@@ -395,7 +369,7 @@ pub enum Rejection {
     MissingAppKey,
     /// `X-Pusher-Key` names no configured app.
     #[error(
-        "X-Pusher-Key `{}` is not a configured app: add it to SOKETI_APPS or SOKETI_APP_KEY, or check soketi's app key",
+        "X-Pusher-Key `{}` is not a configured app: add it to SOKETI_APP_SECRETS or SOKETI_APP_KEY, or check soketi's app key",
         Untrusted(key)
     )]
     UnknownAppKey {

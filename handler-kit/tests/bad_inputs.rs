@@ -1,6 +1,8 @@
 //! A table of bad and extreme invocation bodies: each ends in a typed error or a correct
 //! result, never a panic, and a rejected body runs no callback.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -65,6 +67,28 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             "payload given twice",
             format!(r#"{{"payload":{P},"payload":{P},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}}}}"#).into_bytes(),
             Rejected(MalformedEnvelope),
+        ),
+        // A member spelled with escapes is the same member to serde_json and `JSON.parse`
+        // (which keep the last one): given twice, it is refused, never skipped as unknown.
+        (
+            "payload given twice, the second escaped",
+            format!(r#"{{"payload":{P},"p\u0061yload":{{"time_ms":2,"events":[]}},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}}}}"#).into_bytes(),
+            Rejected(MalformedEnvelope),
+        ),
+        (
+            "headers given twice, the second escaped",
+            format!(r#"{{"payload":{P},"headers":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{sig}"}},"h\u0065aders":{{"X-Pusher-Key":"{KEY}","X-Pusher-Signature":"{}"}}}}"#, "0".repeat(64)).into_bytes(),
+            Rejected(MalformedEnvelope),
+        ),
+        (
+            "signed, time_ms given twice, the second escaped",
+            signed(r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}],"tim\u0065_ms":2}"#),
+            Rejected(MalformedPayload),
+        ),
+        (
+            "signed, events given twice, the second escaped",
+            signed(r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}],"\u0065vents":[]}"#),
+            Rejected(MalformedPayload),
         ),
         (
             "signature header twice, different case",
@@ -191,7 +215,7 @@ async fn bad_inputs_end_in_typed_errors_or_correct_results() {
         });
     for (name, body, expect) in cases() {
         let before = calls.load(Ordering::SeqCst);
-        let result = webhooks.handle(&body, "req").await;
+        let result = common::summary(&webhooks, &body, "req").await;
         match (expect, result) {
             (Expect::Rejected(kind), Err(error)) => {
                 assert_eq!(error.kind(), kind, "{name}: {error}");

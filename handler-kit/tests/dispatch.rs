@@ -1,14 +1,19 @@
 //! Dispatch: order, context, failures aggregated without stopping other events, hooks, the
-//! Lambda service path, configuration from the environment and the opt-in maximum age.
+//! Lambda context reaching callbacks, configuration from the environment and the opt-in
+//! maximum age.
+
+mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use soketi_handler_kit::testing::{SignedEnvelope, lambda_event};
+use common::summary;
+use soketi_handler_kit::testing::SignedEnvelope;
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
-use soketi_handler_kit::{Context, Error, ErrorKind, FailureCause, Keyring, Verifier, Webhooks};
-use tower::Service;
+use soketi_handler_kit::{
+    Context, Error, ErrorKind, FailureCause, Invocation, Keyring, Verifier, Webhooks,
+};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -97,8 +102,7 @@ async fn events_run_in_payload_order_with_their_context() {
         )
         .event(Event::channel_vacated("c"))
         .to_bytes();
-    let summary = webhooks(&log)
-        .handle(&body, "req-9")
+    let summary = summary(&webhooks(&log), &body, "req-9")
         .await
         .expect("handled");
     assert_eq!(
@@ -129,8 +133,7 @@ async fn failures_do_not_stop_the_other_events_and_are_reported_together() {
         .event(ClientEvent::new("c", "client-n").with_data(ClientData::string("not a number")))
         .event(Event::member_added("p", "good"))
         .to_bytes();
-    let error = webhooks(&log)
-        .handle(&body, "r")
+    let error = summary(&webhooks(&log), &body, "r")
         .await
         .expect_err("two events fail");
     assert_eq!(error.kind(), ErrorKind::HandlerFailed);
@@ -157,29 +160,36 @@ async fn failures_do_not_stop_the_other_events_and_are_reported_together() {
     assert_eq!(diagnostic.error_type, "HandlerFailed");
 }
 
+/// What a custom runtime gets: the summary, or a function error with its stable kind and a
+/// message saying what was wrong.
 #[tokio::test]
-async fn the_lambda_service_returns_the_summary_or_a_typed_function_error() {
+async fn an_envelope_answers_the_summary_or_a_typed_function_error() {
     let log = Log::default();
-    let mut service = webhooks(&log);
+    let webhooks = webhooks(&log);
     let body = SignedEnvelope::new("k", "s")
         .time_ms(5)
         .event(Event::channel_occupied("c"))
         .to_bytes();
-    let summary = service
-        .call(lambda_event(&body, "req-1").expect("json"))
+    let response = webhooks
+        .verify_and_receive(&body, "req-1")
         .await
         .expect("handled");
     assert_eq!(
-        serde_json::to_value(&summary).expect("summary JSON"),
+        serde_json::to_value(&response).expect("summary JSON"),
         serde_json::json!({"app_key":"k","time_ms":5,"events":["channel_occupied"],"handled":1,"ignored":0})
     );
     let forged = SignedEnvelope::new("k", "wrong")
         .event(Event::channel_occupied("c"))
         .to_bytes();
-    let error = service
-        .call(lambda_event(&forged, "req-2").expect("json"))
+    let error = webhooks
+        .verify_and_receive(&forged, "req-2")
         .await
         .expect_err("rejected");
+    assert_eq!(
+        format!("{error:?}"),
+        error.to_string(),
+        "Debug says what Display says"
+    );
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "InvalidSignature");
     assert!(
@@ -187,6 +197,55 @@ async fn the_lambda_service_returns_the_summary_or_a_typed_function_error() {
         "{}",
         diagnostic.error_message
     );
+}
+
+/// A Lambda context given to `verify_and_receive` (what `run` does, and a custom runtime) is
+/// what the callbacks see: deadline, request id, ARN.
+#[tokio::test]
+async fn callbacks_see_the_lambda_context_they_were_invoked_with() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let webhooks = Webhooks::new(Verifier::new(Keyring::new().app("k", "s"))).on_any(
+        move |_ev: Event, cx: Context| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock().expect("seen").push((
+                    cx.deadline(),
+                    cx.request_id().to_owned(),
+                    cx.invoked_function_arn().map(str::to_owned),
+                ));
+                Ok(())
+            }
+        },
+    );
+    let body = SignedEnvelope::new("k", "s")
+        .event(Event::channel_occupied("c"))
+        .to_bytes();
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "lambda-req".into();
+    context.deadline = 1_900_000_000_123;
+    context.invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:f".into();
+    webhooks
+        .verify_and_receive(&body, context)
+        .await
+        .expect("handled");
+    webhooks
+        .verify_and_receive(&body, "outside-lambda")
+        .await
+        .expect("handled");
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(1_900_000_000_123);
+    assert_eq!(
+        *seen.lock().expect("seen"),
+        [
+            (
+                Some(deadline),
+                "lambda-req".to_owned(),
+                Some("arn:aws:lambda:eu-central-1:123456789012:function:f".to_owned())
+            ),
+            (None, "outside-lambda".to_owned(), None),
+        ]
+    );
+    let _: Invocation = "typed".into();
 }
 
 #[test]
@@ -203,69 +262,110 @@ fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-#[test]
-fn configuration_from_the_environment() {
+#[tokio::test]
+async fn configuration_from_the_environment() {
     let body = |key: &str, secret: &str| {
         SignedEnvelope::new(key, secret)
             .event(Event::channel_occupied("c"))
             .to_bytes()
     };
-    let accepts = |vars: &[(&str, &str)], key: &str, secret: &str| {
-        Verifier::from_lookup(env(vars))
+    let verifier = async |vars: &[(&str, &str)]| {
+        Webhooks::from_lookup(env(vars))
+            .await
+            .map(|webhooks| webhooks.verifier().clone())
+    };
+    let accepts = async |vars: &[(&str, &str)], key: &str, secret: &str| {
+        verifier(vars)
+            .await
             .expect("config")
             .verify_lambda_body(&body(key, secret))
             .is_ok()
     };
     // Single secret: any key.
-    assert!(accepts(&[("SOKETI_SECRET", "s")], "whatever", "s"));
+    assert!(accepts(&[("SOKETI_SECRET", "s")], "whatever", "s").await);
     // With an app key, other keys are refused; the previous secret still verifies.
     let rotating = [
         ("SOKETI_SECRET", "new"),
         ("SOKETI_APP_KEY", "k"),
         ("SOKETI_PREVIOUS_SECRET", "old"),
     ];
-    assert!(accepts(&rotating, "k", "new"));
-    assert!(accepts(&rotating, "k", "old"));
-    assert!(!accepts(&rotating, "other", "new"));
-    assert!(!accepts(&rotating, "k", "neither"));
+    assert!(accepts(&rotating, "k", "new").await);
+    assert!(accepts(&rotating, "k", "old").await);
+    assert!(!accepts(&rotating, "other", "new").await);
+    assert!(!accepts(&rotating, "k", "neither").await);
     // Several apps.
-    let apps = [("SOKETI_APPS", r#"{"a":"sa","b":["sb2","sb1"]}"#)];
-    assert!(accepts(&apps, "a", "sa") && accepts(&apps, "b", "sb1") && !accepts(&apps, "a", "sb1"));
+    let apps = [("SOKETI_APP_SECRETS", r#"{"a":"sa","b":["sb2","sb1"]}"#)];
+    assert!(accepts(&apps, "a", "sa").await);
+    assert!(accepts(&apps, "b", "sb1").await);
+    assert!(!accepts(&apps, "a", "sb1").await);
+    // Whitespace is not a value: such a variable is not set.
+    assert!(
+        accepts(
+            &[("SOKETI_SECRET", "s"), ("SOKETI_APP_KEY", "  ")],
+            "any",
+            "s"
+        )
+        .await
+    );
 
-    let error = |vars: &[(&str, &str)]| Verifier::from_lookup(env(vars)).expect_err("bad config");
-    let missing = error(&[]);
+    let error = async |vars: &[(&str, &str)]| verifier(vars).await.expect_err("bad config");
+    // The old name of SOKETI_APP_SECRETS fails the start, saying so.
+    let renamed = error(&[("SOKETI_APPS", r#"{"a":"sa"}"#)]).await;
+    assert_eq!(renamed.source_name(), "SOKETI_APPS");
+    assert!(
+        renamed
+            .to_string()
+            .contains("renamed to SOKETI_APP_SECRETS"),
+        "{renamed}"
+    );
+    let missing = error(&[]).await;
     assert_eq!(missing.source_name(), "SOKETI_SECRET");
     assert!(
         missing.to_string().contains("SOKETI_SECRET is not set"),
         "{missing}"
     );
-    let both = error(&[("SOKETI_APPS", r#"{"a":"s"}"#), ("SOKETI_SECRET", "s")]);
+    let both = error(&[
+        ("SOKETI_APP_SECRETS", r#"{"a":"s"}"#),
+        ("SOKETI_SECRET", "s"),
+    ])
+    .await;
     assert!(
         both.to_string()
-            .contains("either SOKETI_APPS or SOKETI_SECRET"),
+            .contains("either SOKETI_APP_SECRETS or SOKETI_SECRET"),
         "{both}"
     );
-    let bad_json = error(&[("SOKETI_APPS", "a=s")]);
-    assert_eq!(bad_json.source_name(), "SOKETI_APPS");
-    let empty_secret = error(&[("SOKETI_APPS", r#"{"a":""}"#)]);
+    let bad_json = error(&[("SOKETI_APP_SECRETS", "a=s")]).await;
+    assert_eq!(bad_json.source_name(), "SOKETI_APP_SECRETS");
+    let empty_secret = error(&[("SOKETI_APP_SECRETS", r#"{"a":""}"#)]).await;
     assert!(
         empty_secret.to_string().contains("app `a`"),
         "{empty_secret}"
     );
-    // A secret store is read by from_env_async; the sync constructors say so, or name the
-    // missing feature; a store conflicts with the secret variables and with the other store.
+    // A store or a table this build has no feature for is refused, naming the feature; a
+    // store conflicts with the secret variables and with the other store.
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s";
-    let store = error(&[("SOKETI_SECRET_ARN", arn)]);
-    assert_eq!(store.source_name(), "SOKETI_SECRET_ARN");
-    let expected = if cfg!(feature = "secrets-manager") {
-        "from_env_async"
-    } else {
-        "feature `secrets-manager`"
-    };
-    assert!(store.to_string().contains(expected), "{store}");
-    let param = error(&[("SOKETI_SECRET_PARAMETER", "/soketi/secret")]);
-    assert_eq!(param.source_name(), "SOKETI_SECRET_PARAMETER");
-    let conflict = error(&[("SOKETI_SECRET_ARN", arn), ("SOKETI_SECRET", "s")]);
+    if !cfg!(feature = "secrets-manager") {
+        let store = error(&[("SOKETI_SECRET_ARN", arn)]).await;
+        assert_eq!(store.source_name(), "SOKETI_SECRET_ARN");
+        assert!(
+            store.to_string().contains("feature `secrets-manager`"),
+            "{store}"
+        );
+    }
+    if !cfg!(feature = "ssm") {
+        let param = error(&[("SOKETI_SECRET_PARAMETER", "/soketi/secret")]).await;
+        assert_eq!(param.source_name(), "SOKETI_SECRET_PARAMETER");
+        assert!(param.to_string().contains("feature `ssm`"), "{param}");
+    }
+    if !cfg!(feature = "idempotency-dynamodb") {
+        let table = error(&[("SOKETI_SECRET", "s"), ("SOKETI_IDEMPOTENCY_TABLE", "t")]).await;
+        assert_eq!(table.source_name(), "SOKETI_IDEMPOTENCY_TABLE");
+        assert!(
+            table.to_string().contains("feature `idempotency-dynamodb`"),
+            "{table}"
+        );
+    }
+    let conflict = error(&[("SOKETI_SECRET_ARN", arn), ("SOKETI_SECRET", "s")]).await;
     assert!(
         conflict
             .to_string()
@@ -275,18 +375,20 @@ fn configuration_from_the_environment() {
     let two_stores = error(&[
         ("SOKETI_SECRET_ARN", arn),
         ("SOKETI_SECRET_PARAMETER", "/soketi/secret"),
-    ]);
+    ])
+    .await;
     assert!(two_stores.to_string().contains("not both"), "{two_stores}");
-    let bad_age = error(&[("SOKETI_SECRET", "s"), ("SOKETI_MAX_AGE_SECONDS", "soon")]);
+    let bad_age = error(&[("SOKETI_SECRET", "s"), ("SOKETI_MAX_AGE_SECONDS", "soon")]).await;
     assert_eq!(bad_age.source_name(), "SOKETI_MAX_AGE_SECONDS");
-    // Debug output never shows a secret.
-    let verifier = Verifier::from_lookup(env(&rotating)).expect("config");
+    // Debug output never shows a secret; a start-up error's Debug is its message.
+    assert_eq!(format!("{bad_age:?}"), bad_age.to_string());
+    let verifier = verifier(&rotating).await.expect("config");
     let debug = format!("{verifier:?} {:?}", verifier.keyring());
     assert!(!debug.contains("new") && !debug.contains("old"), "{debug}");
 }
 
-#[test]
-fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
+#[tokio::test]
+async fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
     let body = SignedEnvelope::new("k", "s")
         .time_ms(1_000_000)
         .event(Event::channel_occupied("c"))
@@ -320,11 +422,14 @@ fn maximum_age_is_opt_in_and_uses_the_injected_clock() {
             .verify_lambda_body(&body)
             .is_ok()
     );
-    let from_env = Verifier::from_lookup(env(&[
+    let from_env = Webhooks::from_lookup(env(&[
         ("SOKETI_SECRET", "s"),
         ("SOKETI_MAX_AGE_SECONDS", "1"),
     ]))
+    .await
     .expect("config")
+    .verifier()
+    .clone()
     .clock(|| 1_002_000);
     assert_eq!(
         from_env
@@ -359,8 +464,7 @@ async fn a_panicking_callback_fails_its_event_and_the_others_still_run() {
         .event(Event::channel_occupied("boom"))
         .event(Event::channel_vacated("after"))
         .to_bytes();
-    let error = webhooks
-        .handle(&body, "req")
+    let error = summary(&webhooks, &body, "req")
         .await
         .expect_err("one event failed");
     assert_eq!(error.kind(), ErrorKind::HandlerFailed);

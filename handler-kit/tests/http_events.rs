@@ -1,21 +1,22 @@
 //! HTTP webhooks (feature `http`): every recorded soketi 1.6.1 request, sent as the HTTP
 //! request it was (or would be, for a `url` webhook), verified through each Lambda event shape
 //! that can carry it (Function URL, API Gateway HTTP and REST APIs, ALB with and without
-//! multi-value headers, base64 body or not), through `run`'s both-transports service, and
-//! through the `tower::Service` that lambda_http and axum apps mount. Then the statuses and
-//! error bodies, and the same events reaching the same callbacks both ways.
+//! multi-value headers, base64 body or not), through the dispatcher `run` serves, and through
+//! the `tower::Service` that lambda_http and axum apps mount. Then the statuses and error
+//! bodies, the Lambda context (its deadline) reaching the callbacks on every transport both
+//! ways, and the same events reaching the same callbacks both ways. (`run` itself, against a
+//! Runtime API: `tests/run_in_lambda.rs`.)
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
-use soketi_handler_kit::http::{HttpWebhooks, InvocationResponse, is_http_event};
+use common::shapes::{SHAPES, Shape, event};
+use lambda_http::RequestExt as _;
+use serde_json::{Value, json};
 use soketi_handler_kit::wire::write_lambda_body;
 use soketi_handler_kit::wire::{ChannelOccupied, Event};
-use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+use soketi_handler_kit::{Context, InvocationResponse, Keyring, Verifier, Webhooks};
 use tower::Service as _;
 
 fn keyring() -> Keyring {
@@ -81,125 +82,11 @@ fn recorded() -> Vec<Recorded> {
         .collect()
 }
 
-fn object(pairs: impl IntoIterator<Item = (String, Value)>) -> Value {
-    Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
-}
-
-fn body_fields(body: &[u8], base64: bool) -> (Value, Value) {
-    if base64 {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(body);
-        (Value::String(encoded), Value::Bool(true))
-    } else {
-        let text = String::from_utf8(body.to_vec()).expect("a text body");
-        (Value::String(text), Value::Bool(false))
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    FunctionUrl,
-    HttpApiV2,
-    RestApiV1,
-    Alb,
-    AlbMultiValue,
-}
-
-const SHAPES: [Shape; 5] = [
-    Shape::FunctionUrl,
-    Shape::HttpApiV2,
-    Shape::RestApiV1,
-    Shape::Alb,
-    Shape::AlbMultiValue,
-];
-
-/// The Lambda event that `shape` delivers for a request, as AWS documents each: Function URLs,
-/// HTTP APIs and ALBs lower-case header names; REST APIs keep them and add
-/// `multiValueHeaders`.
-fn event(
-    shape: Shape,
-    method: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    base64: bool,
-) -> Vec<u8> {
-    let (body, encoded) = body_fields(body, base64);
-    let lower = || {
-        object(
-            headers
-                .iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), Value::String(v.clone()))),
-        )
-    };
-    let event = match shape {
-        Shape::FunctionUrl | Shape::HttpApiV2 => {
-            let (domain, route) = match shape {
-                Shape::FunctionUrl => ("abcdefgh.lambda-url.eu-central-1.on.aws", "$default"),
-                _ => (
-                    "abc123.execute-api.eu-central-1.amazonaws.com",
-                    "POST /webhooks",
-                ),
-            };
-            json!({
-                "version": "2.0", "routeKey": route, "rawPath": "/webhooks", "rawQueryString": "",
-                "headers": lower(),
-                "requestContext": {
-                    "accountId": "anonymous", "apiId": "abcdefgh", "domainName": domain,
-                    "domainPrefix": "abcdefgh",
-                    "http": {"method": method, "path": "/webhooks", "protocol": "HTTP/1.1",
-                             "sourceIp": "203.0.113.7", "userAgent": "SoketiWebhooksAxiosClient/1.0"},
-                    "requestId": "req-http", "routeKey": route, "stage": "$default",
-                    "time": "28/Nov/2026:23:49:00 +0000", "timeEpoch": 1795877277270u64
-                },
-                "body": body, "isBase64Encoded": encoded
-            })
-        }
-        Shape::RestApiV1 => {
-            let single = object(
-                headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), Value::String(v.clone()))),
-            );
-            let multi = object(headers.iter().map(|(n, v)| (n.clone(), json!([v]))));
-            json!({
-                "resource": "/webhooks", "path": "/webhooks", "httpMethod": method,
-                "headers": single, "multiValueHeaders": multi,
-                "queryStringParameters": null, "multiValueQueryStringParameters": null,
-                "pathParameters": null, "stageVariables": null,
-                "requestContext": {"resourcePath": "/webhooks", "httpMethod": method,
-                                   "requestId": "req-rest", "stage": "prod",
-                                   "identity": {"sourceIp": "203.0.113.7"}},
-                "body": body, "isBase64Encoded": encoded
-            })
-        }
-        Shape::Alb | Shape::AlbMultiValue => {
-            let mut event = json!({
-                "requestContext": {"elb": {"targetGroupArn":
-                    "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/webhooks/abc"}},
-                "httpMethod": method, "path": "/webhooks", "queryStringParameters": {},
-                "body": body, "isBase64Encoded": encoded
-            });
-            if matches!(shape, Shape::Alb) {
-                event["headers"] = lower();
-            } else {
-                event["multiValueHeaders"] = object(
-                    headers
-                        .iter()
-                        .map(|(n, v)| (n.to_ascii_lowercase(), json!([v]))),
-                );
-            }
-            event
-        }
-    };
-    serde_json::to_vec(&event).expect("event JSON")
-}
-
-/// Runs `event` through the service `run` serves; the HTTP response it answers.
-fn invoke(service: &mut HttpWebhooks, event: &[u8]) -> Value {
-    let raw: Box<RawValue> = serde_json::from_slice(event).expect("event is JSON");
+/// Runs `event` through the dispatcher `run` serves; the HTTP response it answers.
+fn invoke(webhooks: &Webhooks, event: &[u8]) -> Value {
     let mut context = lambda_runtime::Context::default();
     context.request_id = "lambda-req".into();
-    let invocation = lambda_runtime::LambdaEvent::new(raw, context);
-    match block_on(service.call(invocation)) {
+    match block_on(webhooks.verify_and_receive(event, context)) {
         Ok(InvocationResponse::Http(response)) => serde_json::to_value(response).unwrap(),
         other => panic!("an HTTP event was not answered as one: {other:?}"),
     }
@@ -211,7 +98,7 @@ fn body_of(response: &Value) -> Value {
 
 #[test]
 fn every_recorded_request_verifies_through_every_http_event_shape() {
-    let mut service = HttpWebhooks::new(webhooks());
+    let service = webhooks();
     let all = recorded();
     assert!(all.len() >= 10);
     let mut checked = 0;
@@ -219,8 +106,7 @@ fn every_recorded_request_verifies_through_every_http_event_shape() {
         for shape in SHAPES {
             for base64 in [false, true] {
                 let event = event(shape, "POST", &request.headers, &request.body, base64);
-                assert!(is_http_event(&event), "{shape:?}");
-                let response = invoke(&mut service, &event);
+                let response = invoke(&service, &event);
                 let what = format!("{} as {shape:?} (base64: {base64})", request.file);
                 assert_eq!(response["statusCode"], 200, "{what}: {response}");
                 let summary = body_of(&response);
@@ -240,11 +126,11 @@ fn every_recorded_request_verifies_through_every_http_event_shape() {
 
 #[test]
 fn the_responses_have_the_shape_each_origin_expects() {
-    let mut service = HttpWebhooks::new(webhooks());
+    let service = webhooks();
     let request = &recorded()[0];
-    let mut response = |shape| {
+    let response = |shape| {
         invoke(
-            &mut service,
+            &service,
             &event(shape, "POST", &request.headers, &request.body, false),
         )
     };
@@ -286,7 +172,7 @@ fn set(headers: &mut [(String, String)], name: &str, value: &str) {
 
 #[test]
 fn failures_have_their_status_and_stable_kind_and_no_secret() {
-    let mut service = HttpWebhooks::new(webhooks()).max_body_bytes(4096);
+    let service = webhooks().max_body_bytes(4096);
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
             "wrong signature",
@@ -435,7 +321,7 @@ fn failures_have_their_status_and_stable_kind_and_no_secret() {
         ),
     ];
     for (what, event, status, kind) in cases {
-        let response = invoke(&mut service, &event);
+        let response = invoke(&service, &event);
         assert_eq!(response["statusCode"], status, "{what}: {response}");
         let body = body_of(&response);
         assert_eq!(body["errorType"], kind, "{what}: {body}");
@@ -456,7 +342,7 @@ fn failures_have_their_status_and_stable_kind_and_no_secret() {
 
 #[test]
 fn header_names_are_matched_ignoring_case() {
-    let mut service = HttpWebhooks::new(webhooks());
+    let service = webhooks();
     for spelling in [
         str::to_ascii_uppercase as fn(&str) -> String,
         str::to_ascii_lowercase,
@@ -466,7 +352,7 @@ fn header_names_are_matched_ignoring_case() {
                 *n = spelling(n);
             }
         });
-        assert_eq!(invoke(&mut service, &event)["statusCode"], 200);
+        assert_eq!(invoke(&service, &event)["statusCode"], 200);
     }
 }
 
@@ -477,8 +363,7 @@ fn failing_callbacks_answer_500_without_their_details() {
             Err("database password hunter2 rejected".into())
         },
     );
-    let mut service = HttpWebhooks::new(webhooks);
-    let response = invoke(&mut service, &edited(Shape::FunctionUrl, "POST", |_, _| {}));
+    let response = invoke(&webhooks, &edited(Shape::FunctionUrl, "POST", |_, _| {}));
     assert_eq!(response["statusCode"], 500, "{response}");
     assert_eq!(body_of(&response)["errorType"], "HandlerFailed");
     assert!(!response.to_string().contains("hunter2"), "{response}");
@@ -486,15 +371,13 @@ fn failing_callbacks_answer_500_without_their_details() {
 
 #[test]
 fn anything_else_is_a_malformed_envelope_and_envelopes_still_work() {
-    let mut service = HttpWebhooks::new(webhooks());
+    let service = webhooks();
     for event in [
         &br#"{"probe":"not an envelope"}"#[..],
         br#"[1,2]"#,
         br#"{"requestContext":{"connectionId":"x"},"body":"{}"}"#,
     ] {
-        let raw: Box<RawValue> = serde_json::from_slice(event).unwrap();
-        let invocation = lambda_runtime::LambdaEvent::new(raw, lambda_runtime::Context::default());
-        let error = block_on(service.call(invocation)).expect_err("not a webhook");
+        let error = block_on(service.verify_and_receive(event, "r")).expect_err("not a webhook");
         assert_eq!(error.kind().as_str(), "MalformedEnvelope");
     }
     let vector = common::manifest()
@@ -502,9 +385,7 @@ fn anything_else_is_a_malformed_envelope_and_envelopes_still_work() {
         .into_iter()
         .find(|v| v.file == "001.json")
         .unwrap();
-    let raw: Box<RawValue> = serde_json::from_slice(&vector.bytes()).unwrap();
-    let invocation = lambda_runtime::LambdaEvent::new(raw, lambda_runtime::Context::default());
-    match block_on(service.call(invocation)) {
+    match block_on(service.verify_and_receive(&vector.bytes(), "r")) {
         Ok(InvocationResponse::Summary(summary)) => {
             assert_eq!(summary.events(), ["channel_occupied"])
         }
@@ -515,7 +396,7 @@ fn anything_else_is_a_malformed_envelope_and_envelopes_still_work() {
 /// The `tower::Service<http::Request<_>>` that lambda_http and axum apps mount.
 #[test]
 fn the_http_service_verifies_requests_and_limits_bodies() {
-    let mut service = HttpWebhooks::new(webhooks()).max_body_bytes(4096);
+    let mut service = webhooks().max_body_bytes(4096);
     for request in recorded() {
         let mut builder = http::Request::builder().method("POST").uri("/webhooks");
         for (n, v) in &request.headers {
@@ -590,12 +471,12 @@ fn the_same_events_reach_the_same_callbacks_both_ways() {
             std::str::from_utf8(&request.body).unwrap(),
             &request.headers,
         );
-        block_on(lambda_side.handle(envelope.as_bytes(), "r")).expect("envelope verified");
+        block_on(lambda_side.verify_and_receive(envelope.as_bytes(), "r"))
+            .expect("envelope verified");
 
         let (http_side, by_http) = recording();
-        let mut service = HttpWebhooks::new(http_side);
         let response = invoke(
-            &mut service,
+            &http_side,
             &event(
                 Shape::FunctionUrl,
                 "POST",
@@ -613,4 +494,99 @@ fn the_same_events_reach_the_same_callbacks_both_ways() {
         assert_eq!(a.len(), request.events.len(), "{}", request.file);
         assert_eq!(a, b, "{}: the callbacks saw different things", request.file);
     }
+}
+
+/// The deadline and request id each callback saw.
+type Deadlines = Arc<Mutex<Vec<(Option<std::time::SystemTime>, String)>>>;
+
+/// Webhooks recording the deadline and request id each callback saw.
+fn deadlines() -> (Webhooks, Deadlines) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let webhooks =
+        Webhooks::new(Verifier::new(keyring())).on_any(move |_ev: Event, cx: Context| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push((cx.deadline(), cx.request_id().to_owned()));
+                Ok(())
+            }
+        });
+    (webhooks, seen)
+}
+
+fn lambda_context(request_id: &str, deadline_ms: u64) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = deadline_ms;
+    context
+}
+
+/// The invocation's deadline reaches the callbacks of a soketi envelope and of an HTTP
+/// request in each event shape, as the dispatcher `run` serves them: the idempotency lease is
+/// taken from it on every transport.
+#[test]
+fn the_deadline_reaches_callbacks_on_every_transport() {
+    let (webhooks, seen) = deadlines();
+    let request = recorded()
+        .into_iter()
+        .find(|r| r.file == "041.json")
+        .expect("041.json");
+    let mut expected = Vec::new();
+    let envelope = write_lambda_body(
+        std::str::from_utf8(&request.body).unwrap(),
+        &request.headers,
+    );
+    let mut invocations = vec![("envelope".to_owned(), envelope.into_bytes())];
+    for shape in SHAPES {
+        let event = event(shape, "POST", &request.headers, &request.body, false);
+        invocations.push((format!("{shape:?}"), event));
+    }
+    for (i, (what, event)) in invocations.iter().enumerate() {
+        let deadline_ms = 1_900_000_000_000 + i as u64;
+        let context = lambda_context(what, deadline_ms);
+        let response = block_on(webhooks.verify_and_receive(event, context)).expect(what);
+        if let InvocationResponse::Http(http) = &response {
+            assert_eq!(http.status_code(), 200, "{what}: {}", http.body());
+        }
+        let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+        expected.push((Some(deadline), what.clone()));
+    }
+    assert_eq!(*seen.lock().unwrap(), expected);
+}
+
+/// The same through the `tower::Service` under `lambda_http`: each event converted to an
+/// `http::Request` by lambda_http itself, with the Lambda context as the extension it sets.
+#[test]
+fn the_deadline_reaches_callbacks_through_the_tower_service() {
+    let (mut webhooks, seen) = deadlines();
+    let request = recorded()
+        .into_iter()
+        .find(|r| r.file == "041.json")
+        .expect("041.json");
+    let mut expected = Vec::new();
+    for (i, shape) in SHAPES.into_iter().enumerate() {
+        let what = format!("{shape:?}");
+        let event = event(shape, "POST", &request.headers, &request.body, false);
+        let http_request = lambda_http::request::from_str(std::str::from_utf8(&event).unwrap())
+            .expect("lambda_http reads the event");
+        let deadline_ms = 1_900_000_001_000 + i as u64;
+        let http_request = http_request.with_lambda_context(lambda_context(&what, deadline_ms));
+        let response = block_on(webhooks.call(http_request)).unwrap();
+        assert_eq!(response.status(), 200, "{what}");
+        let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+        expected.push((Some(deadline), what));
+    }
+    // Outside Lambda (axum on a server): no context, no deadline.
+    let mut plain = http::Request::builder().method("POST").uri("/webhooks");
+    for (n, v) in &request.headers {
+        plain = plain.header(n, v);
+    }
+    let plain = plain
+        .body(String::from_utf8(request.body.clone()).unwrap())
+        .unwrap();
+    assert_eq!(block_on(webhooks.call(plain)).unwrap().status(), 200);
+    expected.push((None, String::new()));
+    assert_eq!(*seen.lock().unwrap(), expected);
 }

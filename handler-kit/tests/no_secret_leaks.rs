@@ -1,13 +1,14 @@
 //! No secret ever appears in what the kit prints: every log line at every level while
 //! verifying good and bad webhooks, and the `Debug` and `Display` of every value that holds or
-//! meets a secret.
+//! meets a secret. Each rejection is logged once: an HTTP one by the kit (its answer is no
+//! function error), an envelope's by lambda_runtime, from the error the kit returns.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use soketi_handler_kit::testing::SignedEnvelope;
 use soketi_handler_kit::wire::{Envelope, Event, Secret};
-use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+use soketi_handler_kit::{Context, Keyring, Webhooks};
 
 const SECRET: &str = "s3cr3t-marker-current";
 const PREVIOUS: &str = "s3cr3t-marker-previous";
@@ -44,12 +45,16 @@ async fn logs_and_debug_output_never_show_a_secret() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let env = |name: &str| match name {
-        "SOKETI_APPS" => Some(format!(
+        "SOKETI_APP_SECRETS" => Some(format!(
             r#"{{"app1key":["{SECRET}","{PREVIOUS}"],"app2key":"{OTHER}"}}"#
         )),
         _ => None,
     };
-    let verifier = Verifier::from_lookup(env).expect("configured");
+    let verifier = Webhooks::from_lookup(env)
+        .await
+        .expect("configured")
+        .verifier()
+        .clone();
     let webhooks = Webhooks::new(verifier.clone())
         .on_channel_occupied(|_ev, _cx: Context| async { Err("the callback failed".into()) })
         .on_member_added(|_ev, _cx: Context| async { panic!("a callback panicked") });
@@ -74,12 +79,12 @@ async fn logs_and_debug_output_never_show_a_secret() {
         ("wrong app", &wrong_app),
         ("unknown app", &unknown_app),
     ] {
-        match webhooks.handle(body, "req").await {
-            Ok(summary) => outputs.push((
+        match webhooks.verify_and_receive(body, "req").await {
+            Ok(response) => outputs.push((
                 name,
                 format!(
-                    "{summary:?} {}",
-                    serde_json::to_string(&summary).unwrap_or_default()
+                    "{response:?} {}",
+                    serde_json::to_string(&response).unwrap_or_default()
                 ),
             )),
             Err(error) => outputs.push((name, format!("{error:?} {error}"))),
@@ -101,7 +106,7 @@ async fn logs_and_debug_output_never_show_a_secret() {
         format!(r#""{SECRET}""#),
         format!(r#"{{"app1key":["{SECRET}",5]}}"#),
     ] {
-        let error = Keyring::from_apps_json(&apps).expect_err("misshapen");
+        let error = Keyring::from_app_secrets_json(&apps).expect_err("misshapen");
         outputs.push(("config error", format!("{error:?} {error}")));
     }
 
@@ -110,9 +115,27 @@ async fn logs_and_debug_output_never_show_a_secret() {
     }
     let logs = String::from_utf8(captured.0.lock().expect("log").clone()).expect("UTF-8 logs");
     assert!(
-        logs.contains("webhook rejected"),
-        "the rejections were logged: {logs}"
+        !logs.contains("webhook rejected"),
+        "a rejected envelope is the function error lambda_runtime logs, not logged twice: {logs}"
     );
+    #[cfg(feature = "http")]
+    {
+        let forged = SignedEnvelope::new("app2key", SECRET)
+            .event(Event::cache_miss("c"))
+            .to_function_url_event();
+        let response = webhooks
+            .verify_and_receive(&forged, "http-req")
+            .await
+            .expect("answered");
+        outputs.push(("http answer", format!("{response:?}")));
+        let logs = String::from_utf8(captured.0.lock().expect("log").clone()).expect("UTF-8");
+        assert_eq!(
+            logs.matches("webhook request rejected").count(),
+            1,
+            "an HTTP rejection is logged once, by the kit: {logs}"
+        );
+        assert_no_secret("the HTTP answer", &format!("{response:?}"));
+    }
     assert!(
         logs.contains("callback panicked"),
         "the failures were logged: {logs}"

@@ -440,6 +440,30 @@ fn send_configuration_errors_exit_2_and_name_the_field() {
     assert!(stderr.contains("holds no app"), "{stderr}");
 }
 
+#[test]
+fn an_attempt_timeout_longer_than_the_total_bound_is_refused_not_cut_short() {
+    let apps = app_file(None);
+    let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
+    let flags = ["--timeout-ms", "120000", "--max-elapsed-ms", "60000"];
+    let send = run(bin()
+        .args(["send", "--app"])
+        .arg(&apps)
+        .args(flags)
+        .arg(EVENT));
+    let worker = run(bin()
+        .args(["worker", "--sqs-queue-url", queue, "--apps"])
+        .arg(&apps)
+        .args(flags));
+    for (command, out) in [("send", send), ("worker", worker)] {
+        assert_eq!(code(&out), 2, "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("raise --max-elapsed-ms to at least 120000"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn missing_aws_credentials_fail_at_once_as_a_configuration_problem() {
     let server = FakeServer::ok().await;

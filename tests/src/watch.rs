@@ -11,7 +11,7 @@ use crate::lambda::{self, FUNCTION_NAME, Invocation};
 use crate::process::{ProcessGuard, log_tail};
 use crate::tools::{cargo_lambda, free_tcp_port, repo_root, run_dir};
 
-/// The apps the shared function instance knows (`SOKETI_APPS`): the keys and secrets of the
+/// The apps the shared function instance knows (`SOKETI_APP_SECRETS`): the keys and secrets of the
 /// recorded soketi vectors.
 pub const APPS: [(&str, &str); 2] = [("app1key", "app1secret"), ("app2key", "app2secret")];
 
@@ -96,14 +96,13 @@ impl Watch {
                 .map(|(k, s)| (k.to_string(), Value::String(s.to_string())))
                 .collect();
             let apps = Value::Object(apps).to_string();
-            std::panic::catch_unwind(|| Watch::start("watch", &[("SOKETI_APPS", &apps)])).map_err(
-                |e| {
+            std::panic::catch_unwind(|| Watch::start("watch", &[("SOKETI_APP_SECRETS", &apps)]))
+                .map_err(|e| {
                     e.downcast_ref::<String>()
                         .cloned()
                         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_else(|| "starting cargo lambda watch panicked".into())
-                },
-            )
+                })
         });
         match result {
             Ok(watch) => watch,

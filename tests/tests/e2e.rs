@@ -3,7 +3,7 @@
 //! requests of the real soketi 1.6.1.
 //!
 //! One `cargo lambda watch` serves every test of this binary (`Watch::shared`), with the apps
-//! `app1key`/`app1secret` and `app2key`/`app2secret` in `SOKETI_APPS`. Tests run concurrently
+//! `app1key`/`app1secret` and `app2key`/`app2secret` in `SOKETI_APP_SECRETS`. Tests run concurrently
 //! and tell their log lines apart by channel names of their own.
 
 use soketi_e2e_tests::flog;

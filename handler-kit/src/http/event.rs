@@ -20,8 +20,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 /// Which kind of HTTP event a request arrived as; it decides the shape of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A Lambda Function URL or an API Gateway HTTP API with payload format 2.0.
     FunctionUrlOrHttpApi,
     /// An API Gateway REST API (or an HTTP API with payload format 1.0).
@@ -30,165 +29,102 @@ pub enum Origin {
     LoadBalancer,
 }
 
-/// An HTTP request read from a Lambda event: its method, headers (every value, in order) and
-/// the body bytes exactly as sent.
-#[derive(Clone)]
-pub struct HttpEvent {
-    origin: Origin,
-    method: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// An HTTP request read from a Lambda event: its method, headers (every value, in order, names
+/// as the event spelled them) and the body bytes exactly as sent.
+pub(crate) struct HttpRequest {
+    pub(crate) method: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
-/// The Lambda event is not a readable HTTP event.
+/// The Lambda event is an HTTP event, but its request cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HttpEventError {
-    /// Not JSON of the shape of a Function URL, API Gateway or ALB event.
-    #[error(
-        "the invocation event is neither a soketi envelope {{\"payload\": {{...}}, \"headers\": {{...}}}} nor an HTTP event of a Function URL, API Gateway or an Application Load Balancer: {0}"
-    )]
-    NotHttp(String),
+pub(crate) enum HttpEventError {
+    /// No method where the event's shape puts it.
+    #[error("the HTTP event names no request method")]
+    NoMethod,
     /// `isBase64Encoded` is true but the body is not base64.
     #[error("the request body is marked isBase64Encoded but is not valid base64: {0}")]
     Base64(String),
 }
 
-impl HttpEvent {
-    /// Reads a Lambda HTTP event.
-    ///
-    /// ```
-    /// use soketi_handler_kit::http::{HttpEvent, Origin};
-    /// let event = br#"{"version":"2.0","rawPath":"/","headers":{"x-pusher-key":"k"},
-    ///     "requestContext":{"http":{"method":"POST"}},"body":"e30=","isBase64Encoded":true}"#;
-    /// let request = HttpEvent::parse(event)?;
-    /// assert_eq!(request.origin(), Origin::FunctionUrlOrHttpApi);
-    /// assert_eq!(request.method(), "POST");
-    /// assert_eq!(request.body(), b"{}");
-    /// assert_eq!(request.headers(), [("x-pusher-key".to_string(), "k".to_string())]);
-    /// # Ok::<(), soketi_handler_kit::http::HttpEventError>(())
-    /// ```
-    pub fn parse(event: &[u8]) -> Result<Self, HttpEventError> {
-        let shape: Shape =
-            serde_json::from_slice(event).map_err(|e| HttpEventError::NotHttp(e.to_string()))?;
-        let context = shape
-            .request_context
-            .ok_or_else(|| HttpEventError::NotHttp("no `requestContext`".into()))?;
-        let (origin, method) = if let Some(http) = context.http {
-            (Origin::FunctionUrlOrHttpApi, http.method)
-        } else if context.elb.is_some() {
-            (Origin::LoadBalancer, shape.http_method)
-        } else {
-            (Origin::RestApi, shape.http_method)
-        };
-        let method = method.ok_or_else(|| HttpEventError::NotHttp("no HTTP method".into()))?;
-        let multi: Vec<(String, String)> = shape
-            .multi_value_headers
-            .map(|pairs| {
-                pairs
-                    .0
-                    .into_iter()
-                    .flat_map(|(name, values)| {
-                        values
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(move |value| (name.clone(), value))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        // API Gateway REST sends both maps; `multiValueHeaders` is the complete one.
-        let headers = if multi.is_empty() {
-            shape
-                .headers
-                .map(|pairs| {
-                    pairs
-                        .0
-                        .into_iter()
-                        .filter_map(|(name, value)| Some((name, value?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            multi
-        };
-        let text = shape.body.unwrap_or_default();
-        let body = if shape.is_base64_encoded.unwrap_or(false) {
-            base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .map_err(|e| HttpEventError::Base64(e.to_string()))?
-        } else {
-            text.into_bytes()
-        };
-        Ok(HttpEvent {
-            origin,
-            method,
-            headers,
-            body,
-        })
+/// The HTTP request a Lambda event carries, if it is one — a Function URL or API Gateway
+/// (`requestContext.http`), an ALB (`requestContext.elb` with `httpMethod`), an API Gateway
+/// REST API (`requestContext` with `httpMethod`) — with the origin its response must be shaped
+/// for. `None` for anything else: soketi's envelopes (recognised by their first bytes,
+/// `{"payload":`, without a parse) and any event not of those shapes. The event is read once.
+pub(crate) fn read(event: &[u8]) -> Option<(Origin, Result<HttpRequest, HttpEventError>)> {
+    if event.trim_ascii_start().starts_with(b"{\"payload\":") {
+        return None;
     }
-
-    /// Where it came from.
-    pub fn origin(&self) -> Origin {
-        self.origin
-    }
-
-    /// The request method, as sent (`POST` for webhooks).
-    pub fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// Every header value, in the order the event listed them (names as the event spelled
-    /// them; a header with several values appears once per value).
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
-    }
-
-    /// The body bytes, exactly as the client sent them.
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-}
-
-impl fmt::Debug for HttpEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpEvent")
-            .field("origin", &self.origin)
-            .field("method", &self.method)
-            .field("headers", &self.headers)
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
-
-/// Which kind of HTTP event `event` is, if it is one: judged by the keys only (`requestContext`
-/// with `http` or `elb`, or `requestContext` with a top-level `httpMethod`), without reading
-/// the body or headers.
-pub(crate) fn probe(event: &[u8]) -> Option<Origin> {
-    #[derive(Deserialize)]
-    struct ProbeShape {
-        #[serde(default, rename = "httpMethod")]
-        http_method: Option<IgnoredAny>,
-        #[serde(default, rename = "requestContext")]
-        request_context: Option<ProbeContext>,
-    }
-    #[derive(Deserialize)]
-    struct ProbeContext {
-        #[serde(default)]
-        http: Option<IgnoredAny>,
-        #[serde(default)]
-        elb: Option<IgnoredAny>,
-    }
-    let shape: ProbeShape = serde_json::from_slice(event).ok()?;
+    let shape: Shape = serde_json::from_slice(event).ok()?;
     let context = shape.request_context?;
-    if context.http.is_some() {
-        Some(Origin::FunctionUrlOrHttpApi)
-    } else if shape.http_method.is_none() {
-        None
-    } else if context.elb.is_some() {
-        Some(Origin::LoadBalancer)
+    let (origin, method) = match context.http {
+        Some(http) => (Origin::FunctionUrlOrHttpApi, http.method),
+        None => {
+            shape.http_method.as_ref()?;
+            let origin = if context.elb.is_some() {
+                Origin::LoadBalancer
+            } else {
+                Origin::RestApi
+            };
+            (origin, shape.http_method)
+        }
+    };
+    let request = match method {
+        None => Err(HttpEventError::NoMethod),
+        Some(method) => body(shape.body, shape.is_base64_encoded).map(|body| HttpRequest {
+            method,
+            headers: headers(shape.headers, shape.multi_value_headers),
+            body,
+        }),
+    };
+    Some((origin, request))
+}
+
+/// Every header value. API Gateway REST sends both maps, and `multiValueHeaders` is the
+/// complete one (a header sent twice is in it twice, and only once in `headers`).
+fn headers(
+    single: Option<Pairs<Option<String>>>,
+    multi: Option<Pairs<Option<Vec<String>>>>,
+) -> Vec<(String, String)> {
+    let multi: Vec<(String, String)> = multi
+        .map(|pairs| {
+            pairs
+                .0
+                .into_iter()
+                .flat_map(|(name, values)| {
+                    values
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |value| (name.clone(), value))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !multi.is_empty() {
+        return multi;
+    }
+    single
+        .map(|pairs| {
+            pairs
+                .0
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The body bytes as sent: a base64 body decoded, a text body as it is.
+fn body(text: Option<String>, base64: Option<bool>) -> Result<Vec<u8>, HttpEventError> {
+    let text = text.unwrap_or_default();
+    if base64.unwrap_or(false) {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| HttpEventError::Base64(e.to_string()))
     } else {
-        Some(Origin::RestApi)
+        Ok(text.into_bytes())
     }
 }
 
@@ -253,14 +189,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pairs<T> {
 mod tests {
     use super::*;
 
+    fn request(event: &[u8]) -> (Origin, HttpRequest) {
+        let (origin, request) = read(event).expect("an HTTP event");
+        (origin, request.expect("readable"))
+    }
+
     #[test]
     fn rest_api_keeps_every_value_of_multi_value_headers() {
         let event = br#"{"httpMethod":"POST","requestContext":{"requestId":"r"},
             "headers":{"X-Pusher-Signature":"b"},
             "multiValueHeaders":{"X-Pusher-Signature":["a","b"]},"body":"{}","isBase64Encoded":false}"#;
-        let request = HttpEvent::parse(event).unwrap();
-        assert_eq!(request.origin(), Origin::RestApi);
-        let values: Vec<&str> = request.headers().iter().map(|(_, v)| v.as_str()).collect();
+        let (origin, request) = request(event);
+        assert_eq!(origin, Origin::RestApi);
+        let values: Vec<&str> = request.headers.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(values, ["a", "b"]);
     }
 
@@ -268,48 +209,46 @@ mod tests {
     fn headers_are_used_when_there_are_no_multi_value_headers() {
         let event = br#"{"httpMethod":"POST","requestContext":{"elb":{"targetGroupArn":"arn"}},
             "headers":{"x-pusher-key":"k","x-null":null},"multiValueHeaders":null,"body":null}"#;
-        let request = HttpEvent::parse(event).unwrap();
-        assert_eq!(request.origin(), Origin::LoadBalancer);
-        assert_eq!(request.headers(), [("x-pusher-key".into(), "k".into())]);
-        assert_eq!(request.body(), b"");
+        let (origin, request) = request(event);
+        assert_eq!(origin, Origin::LoadBalancer);
+        assert_eq!(request.headers, [("x-pusher-key".into(), "k".into())]);
+        assert_eq!(request.body, b"");
     }
 
     #[test]
-    fn bad_base64_and_non_http_events_are_errors() {
+    fn a_function_url_event_is_read_with_its_base64_body() {
+        let event = br#"{"version":"2.0","rawPath":"/","headers":{"x-pusher-key":"k"},
+            "requestContext":{"http":{"method":"POST"}},"body":"e30=","isBase64Encoded":true}"#;
+        let (origin, request) = request(event);
+        assert_eq!(origin, Origin::FunctionUrlOrHttpApi);
+        assert_eq!(
+            (request.method.as_str(), request.body.as_slice()),
+            ("POST", &b"{}"[..])
+        );
+    }
+
+    #[test]
+    fn broken_http_events_keep_their_origin_and_others_are_not_http() {
         let event =
             br#"{"requestContext":{"http":{"method":"POST"}},"body":"***","isBase64Encoded":true}"#;
         assert!(matches!(
-            HttpEvent::parse(event),
-            Err(HttpEventError::Base64(_))
+            read(event),
+            Some((Origin::FunctionUrlOrHttpApi, Err(HttpEventError::Base64(_))))
+        ));
+        let no_method = br#"{"requestContext":{"http":{"path":"/"}}}"#;
+        assert!(matches!(
+            read(no_method),
+            Some((Origin::FunctionUrlOrHttpApi, Err(HttpEventError::NoMethod)))
         ));
         for event in [
             &br#"{"payload":{},"headers":{}}"#[..],
+            br#" {"headers":{},"payload":{}}"#,
             br#"[1]"#,
             br#"{"requestContext":{"routeKey":"$connect"}}"#,
             br#"{"requestContext":7,"httpMethod":"POST"}"#,
+            b"not json",
         ] {
-            assert!(
-                matches!(HttpEvent::parse(event), Err(HttpEventError::NotHttp(_))),
-                "{}",
-                String::from_utf8_lossy(event)
-            );
-            assert_eq!(probe(event), None, "{}", String::from_utf8_lossy(event));
+            assert!(read(event).is_none(), "{}", String::from_utf8_lossy(event));
         }
-    }
-
-    #[test]
-    fn probe_tells_the_shapes_apart() {
-        assert_eq!(
-            probe(br#"{"version":"2.0","requestContext":{"http":{"method":"GET"}}}"#),
-            Some(Origin::FunctionUrlOrHttpApi)
-        );
-        assert_eq!(
-            probe(br#"{"httpMethod":"POST","requestContext":{"stage":"prod"}}"#),
-            Some(Origin::RestApi)
-        );
-        assert_eq!(
-            probe(br#"{"httpMethod":"POST","requestContext":{"elb":{}}}"#),
-            Some(Origin::LoadBalancer)
-        );
     }
 }

@@ -6,41 +6,49 @@
 //!
 //! With this feature, [`run`](crate::run) looks at each invocation: a soketi envelope
 //! `{"payload":…,"headers":…}` is handled as before; an HTTP event of a Function URL, API
-//! Gateway or an ALB is answered with an HTTP response ([`HttpReply`]); anything else fails
-//! with `MalformedEnvelope`. The handler code does not change: moving a soketi webhook from
-//! `lambda_function` to `url`, or from Pusher to soketi, needs no new callback.
+//! Gateway or an ALB is answered with an HTTP response ([`LambdaHttpResponse`]); anything else
+//! fails with `MalformedEnvelope`. The handler code does not change: moving a soketi webhook
+//! from `lambda_function` to `url`, or from Pusher to soketi, needs no new callback, and
+//! callbacks see the same [`Context`](crate::Context) — the Lambda context with its deadline
+//! included — on every transport.
 //!
 //! The signature is checked over the body bytes as they were sent (a base64 body decoded, never
 //! a re-serialization); header names are matched ignoring case; a header sent twice is
-//! rejected. Statuses: 200 with the [`Summary`](crate::Summary) as JSON, 401 for signature and
-//! key failures, 400 for malformed requests, 405 for anything but `POST`, 413 over the maximum
-//! body size ([`HttpWebhooks::max_body_bytes`], 6 MiB by default), 500 when callbacks failed,
-//! so that soketi and Pusher see the failure (Pusher retries for a few minutes). See
-//! [`HttpReply`] for the table and the error body.
+//! rejected. Statuses:
+//!
+//! | status | when | body |
+//! |---|---|---|
+//! | 200 | verified and every callback succeeded | the [`Summary`](crate::Summary) as JSON |
+//! | 400 | `MalformedEnvelope` (a header sent twice, an unreadable event), `MalformedPayload` | error |
+//! | 401 | `MissingSignature`, `MalformedSignature`, `MissingAppKey`, `UnknownAppKey`, `InvalidSignature`, `Expired` | error |
+//! | 405 | not a `POST` (`MethodNotAllowed`; with `Allow: POST`) | error |
+//! | 413 | body over the maximum (`PayloadTooLarge`; [`Webhooks::max_body_bytes`](crate::Webhooks::max_body_bytes), 6 MiB by default) | error |
+//! | 500 | `HandlerFailed` (callbacks failed: the sender should retry; Pusher retries for a few minutes), or any other failure | error |
+//!
+//! An error body is `{"errorType":"<stable kind>","errorMessage":"…"}`, the same names as a
+//! Lambda function error. The message says what was wrong with the request; it never holds a
+//! secret, and for a 500 it holds no detail of your callbacks' errors (those go to the log).
+//! Each rejected request is logged once, as a warning.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), soketi_handler_kit::Error> {
 //! use soketi_handler_kit::Webhooks;
-//! use soketi_handler_kit::http::HttpWebhooks;
-//!
-//! let webhooks = Webhooks::from_env()?; // and your callbacks
-//! // Both transports with the defaults:
-//! // soketi_handler_kit::run(webhooks).await
 //! // Both transports, HTTP bodies limited to 256 KiB:
-//! soketi_handler_kit::http::run(HttpWebhooks::new(webhooks).max_body_bytes(256 * 1024)).await
+//! let webhooks = Webhooks::from_env().await?.max_body_bytes(256 * 1024); // and your callbacks
+//! soketi_handler_kit::run(webhooks).await
 //! # }
 //! ```
 //!
 //! # In an existing `lambda_http` or axum app
 //!
-//! [`HttpWebhooks`] is a `tower::Service<http::Request<B>>` for any body type, answering
-//! `http::Response<lambda_http::Body>` and never failing. Serve it alone with `lambda_http`:
+//! [`Webhooks`](crate::Webhooks) is a `tower::Service<http::Request<B>>` for any body type,
+//! answering `http::Response<lambda_http::Body>` and never failing; under `lambda_http` the
+//! request's Lambda context reaches the callbacks. Serve it alone with `lambda_http`:
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), lambda_http::Error> {
-//! use soketi_handler_kit::http::HttpWebhooks;
-//! let webhooks = soketi_handler_kit::Webhooks::from_env()?; // and your callbacks
-//! lambda_http::run(HttpWebhooks::new(webhooks)).await
+//! let webhooks = soketi_handler_kit::Webhooks::from_env().await?; // and your callbacks
+//! lambda_http::run(webhooks).await
 //! # }
 //! ```
 //!
@@ -48,7 +56,7 @@
 //!
 //! ```text
 //! let app = axum::Router::new()
-//!     .route_service("/webhooks/soketi", HttpWebhooks::new(webhooks))
+//!     .route_service("/webhooks/soketi", webhooks)
 //!     .route("/health", axum::routing::get(|| async { "ok" }));
 //! ```
 //!
@@ -65,182 +73,71 @@
 //! authentication: anyone can reach the URL, only holders of the app secret get past the
 //! verifier), and put the URL into soketi's `url` webhook or Pusher's dashboard. The SAM
 //! template of the repository does this when `FunctionUrl` is `true`.
+//!
+//! # In this module
+//!
+//! - `event.rs`: the HTTP request a Lambda event carries (read once: its origin, method,
+//!   headers and body);
+//! - `response.rs`: the answer, shaped for its origin ([`LambdaHttpResponse`]), and the
+//!   statuses ([`status_for`]);
+//! - here: `http::HeaderMap` support for the verifier.
+//!
+//! Serving (the method and size checks, verification, the `tower::Service`) is the
+//! runtime's: see `runtime/http.rs`.
 
-mod event;
-mod response;
-mod service;
+pub(crate) mod event;
+pub(crate) mod response;
 
-use crate::router::Webhooks;
+pub use response::{LambdaHttpResponse, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, status_for};
+
+use crate::verify::{Rejection, Verified, Verifier};
 use crate::wire::Headers;
 
-pub use event::{HttpEvent, HttpEventError, Origin};
-pub use response::{
-    HttpReply, LambdaHttpResponse, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, status_for,
-};
-pub use service::{InvocationResponse, run};
+/// The default largest HTTP body answered: 6 MiB, Lambda's own limit for a synchronous
+/// invocation. See [`Webhooks::max_body_bytes`](crate::Webhooks::max_body_bytes).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// The router answering HTTP webhook requests: [`Webhooks`] plus the HTTP settings. Cheap to
-/// clone.
-///
-/// ```
-/// use soketi_handler_kit::http::HttpWebhooks;
-/// use soketi_handler_kit::wire::Headers;
-/// use soketi_handler_kit::{Keyring, Verifier, Webhooks};
-///
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let webhooks = Webhooks::new(Verifier::new(Keyring::new().app("app2key", "app2secret")));
-/// let http = HttpWebhooks::new(webhooks);
-/// // A request soketi 1.6.1 sent to a `url` webhook, recorded with its headers.
-/// let body = br#"{"time_ms":1795877277270,"events":[{"name":"channel_occupied","channel":"public-chan"}]}"#;
-/// let headers = [
-///     ("content-type", "application/json"),
-///     ("x-pusher-key", "app2key"),
-///     ("x-pusher-signature", "6d6223952e758782e8b653b891319f51cdceafe703f49355a6ccb4804042d8f0"),
-/// ];
-/// let reply = http.handle_request("POST", &Headers::from_pairs(headers), body, "req-1").await;
-/// assert_eq!(reply.status(), 200);
-/// let forged = http.handle_request("POST", &Headers::from_pairs(headers), b"{}", "req-2").await;
-/// assert_eq!((forged.status(), forged.error_type()), (401, Some("InvalidSignature")));
-/// # });
-/// ```
-#[derive(Debug, Clone)]
-pub struct HttpWebhooks {
-    webhooks: Webhooks,
-    max_body_bytes: usize,
-}
-
-impl HttpWebhooks {
-    /// The default maximum body: 6 MiB, Lambda's own limit for a synchronous invocation.
-    pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
-
-    /// Answers HTTP requests with `webhooks`, bodies up to [`Self::DEFAULT_MAX_BODY_BYTES`].
-    pub fn new(webhooks: Webhooks) -> Self {
-        HttpWebhooks {
-            webhooks,
-            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
-        }
-    }
-
-    /// Answers 413 to bodies larger than `limit` bytes (after base64 decoding), without
-    /// verifying them.
-    pub fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.max_body_bytes = limit;
-        self
-    }
-
-    /// The maximum body size.
-    pub fn max_body_limit(&self) -> usize {
-        self.max_body_bytes
-    }
-
-    /// The router.
-    pub fn webhooks(&self) -> &Webhooks {
-        &self.webhooks
-    }
-
-    /// Verifies and dispatches one HTTP request given by its parts; never fails (a failure is
-    /// a reply with its status).
-    pub async fn handle_request(
-        &self,
-        method: &str,
-        headers: &Headers<'_>,
-        body: &[u8],
-        request_id: &str,
-    ) -> HttpReply {
-        if !method.eq_ignore_ascii_case("POST") {
-            tracing::warn!(
-                method = %crate::untrusted::Untrusted(method),
-                request_id,
-                "webhook request rejected: not a POST"
-            );
-            return HttpReply::failure(
-                405,
-                METHOD_NOT_ALLOWED,
-                &format!(
-                    "webhooks are POST requests, not {}",
-                    crate::untrusted::Untrusted(method)
-                ),
-            );
-        }
-        if body.len() > self.max_body_bytes {
-            return self.too_large(body.len(), request_id);
-        }
-        match self.webhooks.handle_http(body, headers, request_id).await {
-            Ok(summary) => HttpReply::ok(&summary),
-            Err(error) => HttpReply::from_error(&error),
-        }
-    }
-
-    pub(crate) fn too_large(&self, size: usize, request_id: &str) -> HttpReply {
-        tracing::warn!(
-            size,
-            limit = self.max_body_bytes,
-            request_id,
-            "webhook request rejected: body too large"
-        );
-        HttpReply::failure(
-            413,
-            PAYLOAD_TOO_LARGE,
-            &format!(
-                "the body is {size} bytes, over the limit of {} bytes",
-                self.max_body_bytes
-            ),
+impl<'a> From<&'a http::HeaderMap> for Headers<'a> {
+    /// Every header of the map, each value of a repeated header kept (so the verifier rejects
+    /// it). A value that is not UTF-8 is read lossily: such a value can never verify.
+    fn from(map: &'a http::HeaderMap) -> Self {
+        Headers::from_pairs(
+            map.iter()
+                .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()))),
         )
     }
-
-    /// Answers the Lambda event of an HTTP request (Function URL, API Gateway, ALB) with the
-    /// response that event's origin expects. An event that is no readable HTTP event gets a
-    /// 400 (`MalformedEnvelope`); check with [`is_http_event`] first.
-    pub async fn handle_event(&self, event: &[u8], request_id: &str) -> LambdaHttpResponse {
-        let origin = event::probe(event).unwrap_or(Origin::FunctionUrlOrHttpApi);
-        let reply = match HttpEvent::parse(event) {
-            Ok(request) => {
-                let headers = Headers::from_pairs(
-                    request
-                        .headers()
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str())),
-                );
-                self.handle_request(request.method(), &headers, request.body(), request_id)
-                    .await
-            }
-            Err(error) => {
-                tracing::warn!(request_id, "webhook request rejected: {error}");
-                HttpReply::failure(
-                    400,
-                    crate::ErrorKind::MalformedEnvelope.as_str(),
-                    &error.to_string(),
-                )
-            }
-        };
-        reply.to_lambda(origin)
-    }
 }
 
-/// Whether a Lambda invocation event is an HTTP request of a Function URL, API Gateway (REST or
-/// HTTP API) or an ALB, rather than a soketi envelope. Cheap for soketi's envelopes (which
-/// start with `{"payload":`); other events are scanned once for their top-level keys.
-///
-/// ```
-/// use soketi_handler_kit::http::is_http_event;
-/// assert!(is_http_event(br#"{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":""}"#));
-/// assert!(!is_http_event(br#"{"payload":{"time_ms":1,"events":[]},"headers":{}}"#));
-/// assert!(!is_http_event(b"not json"));
-/// ```
-pub fn is_http_event(event: &[u8]) -> bool {
-    if event.trim_ascii_start().starts_with(b"{\"payload\":") {
-        return false;
+impl Verifier {
+    /// Verifies an HTTP webhook given its body and the request's `http::HeaderMap` (feature
+    /// `http`): what `verify_http` does, without copying headers by hand.
+    ///
+    /// ```
+    /// use soketi_handler_kit::{Keyring, Verifier};
+    /// let body = std::fs::read(concat!(
+    ///     env!("CARGO_MANIFEST_DIR"),
+    ///     "/tests/vectors/soketi-1.6.1/041.json"
+    /// ))?;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-pusher-key", "app2key".parse()?);
+    /// headers.insert(
+    ///     "x-pusher-signature",
+    ///     "6d6223952e758782e8b653b891319f51cdceafe703f49355a6ccb4804042d8f0".parse()?,
+    /// );
+    /// let verifier = Verifier::new(Keyring::new().app("app2key", "app2secret"));
+    /// let verified = verifier.verify_header_map(&body, &headers)?;
+    /// assert_eq!(verified.app_key(), Some("app2key"));
+    ///
+    /// // The same header twice is refused, whatever the values.
+    /// headers.append("X-Pusher-Signature", "00".repeat(32).parse()?);
+    /// assert!(verifier.verify_header_map(&body, &headers).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_header_map<'a>(
+        &self,
+        body: &'a [u8],
+        headers: &http::HeaderMap,
+    ) -> Result<Verified<'a>, Rejection> {
+        self.verify_http(body, &Headers::from(headers))
     }
-    event::probe(event).is_some()
-}
-
-/// [`HttpWebhooks::handle_event`] with the default settings.
-pub async fn handle_event(
-    webhooks: &Webhooks,
-    event: &[u8],
-    request_id: &str,
-) -> LambdaHttpResponse {
-    HttpWebhooks::new(webhooks.clone())
-        .handle_event(event, request_id)
-        .await
 }

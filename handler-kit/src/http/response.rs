@@ -6,30 +6,19 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::event::Origin;
+use crate::error::Error;
+use crate::kind::ErrorKind;
 use crate::router::Summary;
-use crate::{Error, ErrorKind};
 
 /// The `errorType` of a request that is not a `POST` (HTTP only: 405).
 pub const METHOD_NOT_ALLOWED: &str = "MethodNotAllowed";
 /// The `errorType` of a body over the configured maximum (HTTP only: 413).
 pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLarge";
 
-/// The answer to one HTTP webhook request.
-///
-/// | status | when | body |
-/// |---|---|---|
-/// | 200 | verified and every callback succeeded | the [`Summary`] as JSON |
-/// | 400 | `MalformedEnvelope` (a header sent twice, an unreadable event), `MalformedPayload` | error |
-/// | 401 | `MissingSignature`, `MalformedSignature`, `MissingAppKey`, `UnknownAppKey`, `InvalidSignature`, `Expired` | error |
-/// | 405 | not a `POST` (`MethodNotAllowed`; with `Allow: POST`) | error |
-/// | 413 | body over the maximum (`PayloadTooLarge`) | error |
-/// | 500 | `HandlerFailed` (callbacks failed: the sender should retry), or any other failure | error |
-///
-/// An error body is `{"errorType":"<stable kind>","errorMessage":"…"}`, the same names as a
-/// Lambda function error. The message says what was wrong with the request; it never holds a
-/// secret, and for a 500 it holds no detail of your callbacks' errors (those go to the log).
+/// The answer to one HTTP webhook request: a status and a JSON body, the [`Summary`] or an
+/// error naming its stable kind (the table is in the [module docs](super)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpReply {
+pub(crate) struct HttpReply {
     status: u16,
     error_type: Option<&'static str>,
     body: String,
@@ -48,7 +37,7 @@ impl HttpReply {
         }
     }
 
-    /// The reply to a failed [`Webhooks::handle_http`](crate::Webhooks::handle_http).
+    /// The reply to a webhook that was rejected or whose callbacks failed.
     pub(crate) fn from_error(error: &Error) -> Self {
         let kind = error.kind();
         let status = status_for(kind);
@@ -73,21 +62,6 @@ impl HttpReply {
         }
     }
 
-    /// The HTTP status code.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The stable kind of a failure (`None` for a 200).
-    pub fn error_type(&self) -> Option<&'static str> {
-        self.error_type
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> &str {
-        &self.body
-    }
-
     fn headers(&self) -> Vec<(&'static str, &'static str)> {
         let mut headers = vec![("content-type", "application/json")];
         if self.error_type == Some(METHOD_NOT_ALLOWED) {
@@ -97,11 +71,12 @@ impl HttpReply {
     }
 
     /// As an `http::Response` (for `lambda_http` and axum).
-    pub fn into_response(self) -> http::Response<lambda_http::Body> {
-        let mut response = http::Response::new(lambda_http::Body::Text(self.body.clone()));
+    pub(crate) fn into_response(self) -> http::Response<lambda_http::Body> {
+        let headers = self.headers();
+        let mut response = http::Response::new(lambda_http::Body::Text(self.body));
         *response.status_mut() =
             http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::OK);
-        for (name, value) in self.headers() {
+        for (name, value) in headers {
             response.headers_mut().insert(
                 http::HeaderName::from_static(name),
                 http::HeaderValue::from_static(value),
@@ -111,7 +86,7 @@ impl HttpReply {
     }
 
     /// As the JSON response Lambda expects from a function behind `origin`.
-    pub fn to_lambda(&self, origin: Origin) -> LambdaHttpResponse {
+    pub(crate) fn into_lambda(self, origin: Origin) -> LambdaHttpResponse {
         let headers: BTreeMap<&'static str, String> = self
             .headers()
             .into_iter()
@@ -144,7 +119,7 @@ impl HttpReply {
             status_description,
             headers,
             multi_value_headers,
-            body: self.body.clone(),
+            body: self.body,
             is_base64_encoded: false,
         }
     }
@@ -223,7 +198,7 @@ mod tests {
     #[test]
     fn lambda_responses_have_the_shape_of_their_origin() {
         let reply = HttpReply::failure(405, METHOD_NOT_ALLOWED, "use POST");
-        let json = |origin| serde_json::to_value(reply.to_lambda(origin)).unwrap();
+        let json = |origin| serde_json::to_value(reply.clone().into_lambda(origin)).unwrap();
         let url = json(Origin::FunctionUrlOrHttpApi);
         assert_eq!(url["statusCode"], 405);
         assert_eq!(url["headers"]["allow"], "POST");

@@ -6,13 +6,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Claim, IdempotencyKey, IdempotencyStore, StoreError, StoreFuture};
-use crate::config::ConfigError;
+use super::{Claim, IdempotencyKey, IdempotencyStore, Owner, Settled, StoreError, StoreFuture};
 
-/// The partition key (a string): `<signature>#<index>`.
+/// The partition key (a string): `[<namespace>#]<signature>#<index>`.
 pub const KEY_ATTRIBUTE: &str = "id";
 /// `in_progress` or `done`.
 pub const STATE_ATTRIBUTE: &str = "state";
+/// The [`Owner`] token of an "in progress" claim.
+pub const OWNER_ATTRIBUTE: &str = "owner";
 /// When an "in progress" claim ends, in milliseconds since the Unix epoch.
 pub const LEASE_ATTRIBUTE: &str = "lease_until_ms";
 /// When the record may go, in seconds since the Unix epoch: the table's TTL attribute.
@@ -23,10 +24,12 @@ const DONE: &str = "done";
 
 /// Idempotency records in a DynamoDB table whose partition key is the string attribute `id`,
 /// with TTL enabled on the number attribute `expires_at` (the template's idempotency table is
-/// one). A claim is one conditional `PutItem`, so of two concurrent deliveries exactly one
-/// runs the callbacks; records past `expires_at` count as absent whether or not DynamoDB's TTL
-/// has deleted them yet. The function's role needs `dynamodb:GetItem`, `PutItem` and
-/// `DeleteItem` on the table.
+/// one). A claim is one conditional `PutItem`, so of concurrent deliveries exactly one runs
+/// the callbacks; completing (`PutItem`) and releasing (`DeleteItem`) are conditional on the
+/// claim's `owner` token, so a delivery whose lease ended cannot touch the claim of the one
+/// that took over. Records past `expires_at` count as absent whether or not DynamoDB's TTL has
+/// deleted them yet. The function's role needs `dynamodb:GetItem`, `PutItem` and `DeleteItem`
+/// on the table.
 ///
 /// ```no_run
 /// # async fn example() {
@@ -51,28 +54,6 @@ impl DynamoDbStore {
             client,
             table: table.into(),
         }
-    }
-
-    /// The store named by `SOKETI_IDEMPOTENCY_TABLE` (through `lookup`) with the region,
-    /// credentials and endpoint of `aws`, and the time to live of
-    /// `SOKETI_IDEMPOTENCY_TTL_SECONDS` (default 24 hours); `None` when the table is not set.
-    pub fn from_lookup(
-        lookup: &impl Fn(&str) -> Option<String>,
-        aws: &aws_config::SdkConfig,
-    ) -> Result<Option<(DynamoDbStore, Duration)>, ConfigError> {
-        use crate::config::{ENV_IDEMPOTENCY_TABLE, ENV_IDEMPOTENCY_TTL_SECONDS, seconds};
-        let Some(table) = lookup(ENV_IDEMPOTENCY_TABLE).filter(|t| !t.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let ttl = seconds(lookup, ENV_IDEMPOTENCY_TTL_SECONDS, super::DEFAULT_TTL)?;
-        if ttl.is_zero() {
-            return Err(ConfigError::new(
-                ENV_IDEMPOTENCY_TTL_SECONDS,
-                "must be above 0: a handled event must be remembered longer than its retries",
-            ));
-        }
-        let store = DynamoDbStore::new(Client::new(aws), table.trim());
-        Ok(Some((store, ttl)))
     }
 
     fn failed<
@@ -127,8 +108,16 @@ fn number(n: u128) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
+/// The condition under which a claim is still `owner`'s: what completing and releasing need.
+const HELD_BY_OWNER: &str = "#state = :in_progress AND #owner = :owner";
+
 impl IdempotencyStore for DynamoDbStore {
-    fn claim<'a>(&'a self, key: &'a IdempotencyKey, lease: Duration) -> StoreFuture<'a, Claim> {
+    fn claim<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let now = since_epoch();
             let lease_end = now + lease;
@@ -138,6 +127,10 @@ impl IdempotencyStore for DynamoDbStore {
                 .table_name(&self.table)
                 .item(KEY_ATTRIBUTE, AttributeValue::S(key.as_str().to_owned()))
                 .item(STATE_ATTRIBUTE, AttributeValue::S(IN_PROGRESS.to_owned()))
+                .item(
+                    OWNER_ATTRIBUTE,
+                    AttributeValue::S(owner.as_str().to_owned()),
+                )
                 .item(LEASE_ATTRIBUTE, number(lease_end.as_millis()))
                 // Kept a minute past the lease, then DynamoDB may delete it.
                 .item(TTL_ATTRIBUTE, number(u128::from(lease_end.as_secs() + 60)))
@@ -166,41 +159,65 @@ impl IdempotencyStore for DynamoDbStore {
         })
     }
 
-    fn complete<'a>(&'a self, key: &'a IdempotencyKey, ttl: Duration) -> StoreFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+        ttl: Duration,
+    ) -> StoreFuture<'a, Settled> {
         Box::pin(async move {
             let expires = since_epoch() + ttl;
-            self.client
+            let put = self
+                .client
                 .put_item()
                 .table_name(&self.table)
                 .item(KEY_ATTRIBUTE, AttributeValue::S(key.as_str().to_owned()))
                 .item(STATE_ATTRIBUTE, AttributeValue::S(DONE.to_owned()))
                 .item(TTL_ATTRIBUTE, number(u128::from(expires.as_secs())))
+                .condition_expression(HELD_BY_OWNER)
+                .expression_attribute_names("#state", STATE_ATTRIBUTE)
+                .expression_attribute_names("#owner", OWNER_ATTRIBUTE)
+                .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+                .expression_attribute_values(":owner", AttributeValue::S(owner.as_str().into()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| self.failed("PutItem (done)", key, e))
+                .await;
+            match put {
+                Ok(_) => Ok(Settled::Recorded),
+                // Not this owner's claim any more: taken over after its lease ended.
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    Ok(Settled::NotOwner)
+                }
+                Err(error) => Err(self.failed("PutItem (done)", key, error)),
+            }
         })
     }
 
-    fn release<'a>(&'a self, key: &'a IdempotencyKey) -> StoreFuture<'a, ()> {
+    fn release<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+    ) -> StoreFuture<'a, Settled> {
         Box::pin(async move {
             let deleted = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
                 .key(KEY_ATTRIBUTE, AttributeValue::S(key.as_str().to_owned()))
-                .condition_expression("#state = :in_progress")
+                .condition_expression(HELD_BY_OWNER)
                 .expression_attribute_names("#state", STATE_ATTRIBUTE)
+                .expression_attribute_names("#owner", OWNER_ATTRIBUTE)
                 .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+                .expression_attribute_values(":owner", AttributeValue::S(owner.as_str().into()))
                 .send()
                 .await;
             match deleted {
-                Ok(_) => Ok(()),
-                // Not in progress any more (done by a delivery that took over the lease).
+                Ok(_) => Ok(Settled::Recorded),
                 Err(SdkError::ServiceError(e))
                     if e.err().is_conditional_check_failed_exception() =>
                 {
-                    Ok(())
+                    Ok(Settled::NotOwner)
                 }
                 Err(error) => Err(self.failed("DeleteItem (release)", key, error)),
             }

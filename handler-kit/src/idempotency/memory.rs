@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Claim, IdempotencyKey, IdempotencyStore, StoreFuture};
+use super::{Claim, IdempotencyKey, IdempotencyStore, Owner, Settled, StoreFuture};
 
 /// Idempotency records in memory, for tests (and a long-running server with one process):
 /// nothing is shared between Lambda instances, and nothing survives the process. Use
@@ -22,9 +22,9 @@ pub struct MemoryStore {
     records: Mutex<HashMap<IdempotencyKey, Record>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Record {
-    InProgress { until: Instant },
+    InProgress { until: Instant, owner: Owner },
     Done { until: Instant },
 }
 
@@ -52,35 +52,68 @@ impl MemoryStore {
 }
 
 impl IdempotencyStore for MemoryStore {
-    fn claim<'a>(&'a self, key: &'a IdempotencyKey, lease: Duration) -> StoreFuture<'a, Claim> {
+    fn claim<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, Claim> {
         let now = Instant::now();
         let mut records = self.lock();
         let claim = match records.get(key) {
             Some(Record::Done { until }) if *until > now => Claim::Done,
-            Some(Record::InProgress { until }) if *until > now => Claim::InProgress,
+            Some(Record::InProgress { until, .. }) if *until > now => Claim::InProgress,
             _ => {
-                records.insert(key.clone(), Record::InProgress { until: now + lease });
+                let record = Record::InProgress {
+                    until: now + lease,
+                    owner: owner.clone(),
+                };
+                records.insert(key.clone(), record);
                 Claim::Run
             }
         };
         Box::pin(std::future::ready(Ok(claim)))
     }
 
-    fn complete<'a>(&'a self, key: &'a IdempotencyKey, ttl: Duration) -> StoreFuture<'a, ()> {
-        let until = Instant::now() + ttl;
-        self.lock().insert(key.clone(), Record::Done { until });
-        Box::pin(std::future::ready(Ok(())))
+    fn complete<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+        ttl: Duration,
+    ) -> StoreFuture<'a, Settled> {
+        let mut records = self.lock();
+        let settled = if held_by(records.get(key), owner) {
+            let until = Instant::now() + ttl;
+            records.insert(key.clone(), Record::Done { until });
+            Settled::Recorded
+        } else {
+            Settled::NotOwner
+        };
+        Box::pin(std::future::ready(Ok(settled)))
     }
 
-    fn release<'a>(&'a self, key: &'a IdempotencyKey) -> StoreFuture<'a, ()> {
+    fn release<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        owner: &'a Owner,
+    ) -> StoreFuture<'a, Settled> {
         let mut records = self.lock();
-        if let Some(Record::InProgress { .. }) = records.get(key) {
+        let settled = if held_by(records.get(key), owner) {
             records.remove(key);
-        }
-        Box::pin(std::future::ready(Ok(())))
+            Settled::Recorded
+        } else {
+            Settled::NotOwner
+        };
+        Box::pin(std::future::ready(Ok(settled)))
     }
 
     fn describe(&self) -> String {
         "in-memory store".to_owned()
     }
+}
+
+/// Whether `record` is an "in progress" claim of `owner` (its lease may have ended: nobody
+/// took it over).
+fn held_by(record: Option<&Record>, owner: &Owner) -> bool {
+    matches!(record, Some(Record::InProgress { owner: holder, .. }) if holder == owner)
 }

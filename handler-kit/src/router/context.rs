@@ -1,9 +1,96 @@
-//! What a callback learns besides its event.
+//! What a callback learns besides its event: the [`Context`], and the [`Invocation`] it
+//! comes from.
 
 use std::sync::Arc;
 
+/// The invocation being served: its request id and, under Lambda, the whole Lambda context
+/// (deadline, function ARN, X-Ray trace id, …). Every transport passes it on — soketi's
+/// envelopes, Function URL, API Gateway and ALB events, the `tower::Service` that
+/// `lambda_http` and axum mount — so [`Context::deadline`] is known wherever Lambda said it.
+///
+/// Tests and custom runtimes make one from a request id (`"req-1".into()`) or, with the
+/// `runtime` feature, from a `lambda_runtime::Context`.
+///
+/// ```
+/// use soketi_handler_kit::Invocation;
+/// let outside_lambda = Invocation::from("req-1");
+/// assert_eq!(outside_lambda.request_id(), "req-1");
+/// # #[cfg(feature = "runtime")]
+/// assert_eq!(outside_lambda.deadline(), None);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    request_id: String,
+    #[cfg(feature = "runtime")]
+    lambda: Option<lambda_runtime::Context>,
+}
+
+impl Invocation {
+    /// An invocation outside Lambda, known by `request_id` only (no deadline).
+    pub fn new(request_id: impl Into<String>) -> Self {
+        Invocation {
+            request_id: request_id.into(),
+            #[cfg(feature = "runtime")]
+            lambda: None,
+        }
+    }
+
+    /// The request id (Lambda's, or the one given).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The Lambda context, when the invocation came through Lambda.
+    #[cfg(feature = "runtime")]
+    pub fn lambda(&self) -> Option<&lambda_runtime::Context> {
+        self.lambda.as_ref()
+    }
+
+    /// When Lambda stops the invocation (`None` outside Lambda, or when the Lambda context
+    /// carries no deadline).
+    #[cfg(feature = "runtime")]
+    pub fn deadline(&self) -> Option<std::time::SystemTime> {
+        self.lambda
+            .as_ref()
+            .filter(|context| context.deadline != 0)
+            .map(lambda_runtime::Context::deadline)
+    }
+
+    /// The function's name, from the Lambda context (`None` outside Lambda).
+    #[cfg(all(feature = "runtime", feature = "idempotency"))]
+    pub(crate) fn function_name(&self) -> Option<&str> {
+        self.lambda
+            .as_ref()
+            .map(|context| context.env_config.function_name.as_str())
+            .filter(|name| !name.is_empty())
+    }
+}
+
+impl From<&str> for Invocation {
+    fn from(request_id: &str) -> Self {
+        Invocation::new(request_id)
+    }
+}
+
+impl From<String> for Invocation {
+    fn from(request_id: String) -> Self {
+        Invocation::new(request_id)
+    }
+}
+
+#[cfg(feature = "runtime")]
+impl From<lambda_runtime::Context> for Invocation {
+    fn from(context: lambda_runtime::Context) -> Self {
+        Invocation {
+            request_id: context.request_id.clone(),
+            lambda: Some(context),
+        }
+    }
+}
+
 /// What a callback learns besides its event: the webhook's app key and time, the event's
-/// place in the payload, and (under Lambda) the invocation's Lambda context. Cheap to clone.
+/// place in the payload, and the [`Invocation`] (under Lambda, its Lambda context). Cheap to
+/// clone.
 #[derive(Clone, Debug)]
 pub struct Context {
     pub(super) shared: Arc<SharedContext>,
@@ -14,10 +101,8 @@ pub struct Context {
 pub(super) struct SharedContext {
     pub(super) app_key: Option<String>,
     pub(super) time_ms: u64,
-    pub(super) request_id: String,
     pub(super) event_count: usize,
-    #[cfg(feature = "runtime")]
-    pub(super) lambda: Option<lambda_runtime::Context>,
+    pub(super) invocation: Invocation,
 }
 
 impl Context {
@@ -33,9 +118,9 @@ impl Context {
         self.shared.time_ms
     }
 
-    /// The Lambda request id of this invocation (empty outside Lambda).
+    /// The request id of this invocation (Lambda's, or the one the caller gave).
     pub fn request_id(&self) -> &str {
-        &self.shared.request_id
+        self.shared.invocation.request_id()
     }
 
     /// The position of this event in the payload, from 0.
@@ -48,18 +133,24 @@ impl Context {
         self.shared.event_count
     }
 
-    /// The whole Lambda context of the invocation (`None` when the router was called directly,
-    /// e.g. with [`Webhooks::handle`](crate::Webhooks::handle) in a test): client context,
-    /// Cognito identity, tenant id, the function's configuration.
-    #[cfg(feature = "runtime")]
-    pub fn lambda(&self) -> Option<&lambda_runtime::Context> {
-        self.shared.lambda.as_ref()
+    /// The invocation this event came with.
+    pub fn invocation(&self) -> &Invocation {
+        &self.shared.invocation
     }
 
-    /// When Lambda stops the invocation: leave time to finish, or hand work off.
+    /// The whole Lambda context of the invocation (`None` outside Lambda, e.g. in a test
+    /// that passed a request id): client context, Cognito identity, tenant id, the function's
+    /// configuration.
+    #[cfg(feature = "runtime")]
+    pub fn lambda(&self) -> Option<&lambda_runtime::Context> {
+        self.shared.invocation.lambda()
+    }
+
+    /// When Lambda stops the invocation: leave time to finish, or hand work off. Known on
+    /// every transport under Lambda.
     #[cfg(feature = "runtime")]
     pub fn deadline(&self) -> Option<std::time::SystemTime> {
-        self.lambda().map(lambda_runtime::Context::deadline)
+        self.shared.invocation.deadline()
     }
 
     /// The ARN the function was invoked with (it names the version or alias).

@@ -1,4 +1,5 @@
-//! Verifying an invocation and running the callbacks of each event, in payload order.
+//! Running the callbacks of each event of a verified payload, in payload order: decoded only
+//! when a callback wants it, at most once per event with idempotency, panics contained.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -8,94 +9,52 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use super::context::SharedContext;
+use super::context::{Invocation, SharedContext};
 use super::outcome::{EventFailure, FailureCause, HandlerFailures, Summary};
 use super::{BoxFuture, CallbackResult, Context, Webhooks, slot};
-use crate::error::Error;
 use crate::untrusted::Untrusted;
-use crate::verify::{Rejection, Verified};
-use crate::wire::{Event, Headers, Located, Name, Signature};
-
-/// Where an invocation came from, for the [`Context`].
-pub(crate) struct Invocation<'r> {
-    pub(crate) request_id: &'r str,
-    #[cfg(feature = "runtime")]
-    pub(crate) lambda: Option<lambda_runtime::Context>,
-}
-
-impl<'r> Invocation<'r> {
-    fn with_request_id(request_id: &'r str) -> Self {
-        Invocation {
-            request_id,
-            #[cfg(feature = "runtime")]
-            lambda: None,
-        }
-    }
-}
+use crate::verify::Verified;
+use crate::wire::{Event, Located, Name};
 
 impl Webhooks {
-    /// Verifies a Lambda invocation body and dispatches its events.
+    /// Runs the callbacks for the events of a payload **already verified** (by a
+    /// [`Verifier`](crate::Verifier) method: `verify_lambda_body`, `verify_http`,
+    /// `verify_parts`, …), in payload order. [`Webhooks::verify_and_receive`] verifies first;
+    /// use this one when you verified yourself (a transport of your own).
     ///
-    /// A rejected webhook runs no callback. `request_id` is passed on in the [`Context`].
-    pub async fn handle(&self, body: &[u8], request_id: &str) -> Result<Summary, Error> {
-        self.handle_invocation(body, Invocation::with_request_id(request_id))
-            .await
-    }
-
-    /// [`Webhooks::handle`] with the whole invocation context.
-    pub(crate) async fn handle_invocation(
-        &self,
-        body: &[u8],
-        invocation: Invocation<'_>,
-    ) -> Result<Summary, Error> {
-        let verified = self
-            .verifier()
-            .verify_refreshing(|verifier| verifier.verify_lambda_body(body))
-            .await
-            .inspect_err(|e| log_rejection(e, invocation.request_id))?;
-        self.run(verified, invocation).await
-    }
-
-    /// Verifies an HTTP webhook (the body is the payload; the request's own headers) and
-    /// dispatches its events.
-    pub async fn handle_http(
-        &self,
-        body: &[u8],
-        headers: &Headers<'_>,
-        request_id: &str,
-    ) -> Result<Summary, Error> {
-        let verified = self
-            .verifier()
-            .verify_refreshing(|verifier| verifier.verify_http(body, headers))
-            .await
-            .inspect_err(|e| log_rejection(e, request_id))?;
-        self.dispatch(verified, request_id).await
-    }
-
-    /// Runs the callbacks for the events of an already verified payload.
-    pub async fn dispatch(
+    /// ```
+    /// use soketi_handler_kit::testing::SignedEnvelope;
+    /// use soketi_handler_kit::wire::{ChannelOccupied, Event};
+    /// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret")))
+    ///     .on_channel_occupied(|_ev: ChannelOccupied, _cx: Context| async { Ok(()) });
+    /// let signed = SignedEnvelope::new("key", "s3cret")
+    ///     .event(Event::channel_occupied("room"))
+    ///     .signed();
+    /// let verified = webhooks.verifier().verify_parts(
+    ///     signed.json().as_bytes(),
+    ///     Some(signed.app_key()),
+    ///     Some(&signed.signature().to_string()),
+    /// )?;
+    /// let summary = webhooks.receive(verified, "request-1").await?;
+    /// assert_eq!(summary.handled(), 1);
+    /// # Ok::<(), soketi_handler_kit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn receive(
         &self,
         verified: Verified<'_>,
-        request_id: &str,
-    ) -> Result<Summary, Error> {
-        self.run(verified, Invocation::with_request_id(request_id))
-            .await
-    }
-
-    async fn run(
-        &self,
-        verified: Verified<'_>,
-        invocation: Invocation<'_>,
-    ) -> Result<Summary, Error> {
+        invocation: impl Into<Invocation>,
+    ) -> Result<Summary, HandlerFailures> {
+        let invocation = invocation.into();
         let payload = verified.payload();
         let app_key = verified.app_key().map(str::to_owned);
         let shared = Arc::new(SharedContext {
             app_key: app_key.clone(),
             time_ms: payload.time_ms(),
-            request_id: invocation.request_id.to_owned(),
             event_count: payload.len(),
-            #[cfg(feature = "runtime")]
-            lambda: invocation.lambda,
+            invocation,
         });
         let mut summary = Summary {
             app_key,
@@ -105,7 +64,8 @@ impl Webhooks {
             ignored: 0,
             skipped: 0,
         };
-        let signature = *verified.signature();
+        #[cfg(feature = "idempotency")]
+        let (signature, mut owner) = (*verified.signature(), None);
         let mut failures = Vec::new();
         for (index, located) in payload.located().enumerate() {
             let cx = Context {
@@ -114,7 +74,20 @@ impl Webhooks {
             };
             let (name, outcome) = match located.identify() {
                 Ok(name) => {
-                    let outcome = self.run_event(&located, &name, &cx, &signature).await;
+                    #[cfg(feature = "idempotency")]
+                    let once = Once {
+                        signature: &signature,
+                        owner: &mut owner,
+                    };
+                    let outcome = self
+                        .run_event(
+                            &located,
+                            &name,
+                            &cx,
+                            #[cfg(feature = "idempotency")]
+                            once,
+                        )
+                        .await;
                     (name.to_cow(), outcome)
                 }
                 Err(error) => {
@@ -155,8 +128,7 @@ impl Webhooks {
             Err(HandlerFailures {
                 failures,
                 event_count: payload.len(),
-            }
-            .into())
+            })
         }
     }
 
@@ -167,7 +139,7 @@ impl Webhooks {
         located: &Located<'_>,
         name: &Name<'_>,
         cx: &Context,
-        signature: &Signature,
+        #[cfg(feature = "idempotency")] once: Once<'_>,
     ) -> Outcome {
         let callbacks = &self.callbacks;
         let slot = slot(name.kind());
@@ -191,31 +163,42 @@ impl Webhooks {
             Err(error) => return Outcome::Failed(vec![FailureCause::Decode(error)]),
         };
         #[cfg(feature = "idempotency")]
-        if let Some(idempotency) = &callbacks.idempotency {
-            return self.run_once(idempotency, event, slot, cx, signature).await;
+        if let Some(store) = &callbacks.idempotency.store {
+            return self.run_once(store.as_ref(), event, slot, cx, once).await;
         }
-        let _ = signature;
         self.run_callbacks(event, slot, cx).await
     }
 
-    /// [`Webhooks::run_callbacks`] at most once per (signature, index), as the store records.
+    /// [`Webhooks::run_callbacks`] at most once per (namespace, signature, index), as the
+    /// store records, under this delivery's owner token.
     #[cfg(feature = "idempotency")]
     async fn run_once(
         &self,
-        idempotency: &crate::idempotency::Idempotency,
+        store: &dyn crate::idempotency::IdempotencyStore,
         event: Event,
         slot: usize,
         cx: &Context,
-        signature: &Signature,
+        once: Once<'_>,
     ) -> Outcome {
-        use crate::idempotency::{Claim, IdempotencyKey};
-        let key = IdempotencyKey::new(signature, cx.index);
-        let store = &idempotency.store;
+        use crate::idempotency::{Claim, IdempotencyKey, Owner, Settled};
+        let settings = &self.callbacks.idempotency;
         #[cfg(feature = "runtime")]
-        let deadline = cx.deadline();
+        let (deadline, function) = (cx.deadline(), cx.invocation().function_name());
         #[cfg(not(feature = "runtime"))]
-        let deadline = None;
-        match store.claim(&key, idempotency.lease_until(deadline)).await {
+        let (deadline, function) = (None, None);
+        let namespace = settings.namespace.as_deref().or(function);
+        let key = IdempotencyKey::new(namespace, once.signature, cx.index);
+        let owner = match once.owner {
+            Some(owner) => owner,
+            slot @ None => match Owner::random() {
+                Ok(owner) => slot.insert(owner),
+                Err(error) => return Outcome::Failed(vec![FailureCause::Store(error)]),
+            },
+        };
+        match store
+            .claim(&key, owner, settings.lease_until(deadline))
+            .await
+        {
             Ok(Claim::Run) => {}
             Ok(Claim::Done) => {
                 tracing::info!(
@@ -230,12 +213,24 @@ impl Webhooks {
             Err(error) => return Outcome::Failed(vec![FailureCause::Store(error)]),
         }
         let outcome = self.run_callbacks(event, slot, cx).await;
-        let recorded = match &outcome {
-            Outcome::Handled => store.complete(&key, idempotency.ttl).await,
-            _ => store.release(&key).await,
+        let settled = match &outcome {
+            Outcome::Handled => store.complete(&key, owner, settings.ttl).await,
+            _ => store.release(&key, owner).await,
         };
-        match (outcome, recorded) {
-            (outcome, Ok(())) => outcome,
+        match (outcome, settled) {
+            (outcome, Ok(Settled::Recorded)) => outcome,
+            (outcome, Ok(Settled::NotOwner)) => {
+                // The lease ended while the callbacks ran, and another delivery took the claim
+                // over: it records the outcome of its own run; this one leaves its claim alone.
+                tracing::warn!(
+                    index = cx.index,
+                    request_id = cx.request_id(),
+                    "the event's idempotency lease ended before its callbacks finished and \
+                     another delivery took it over (its callbacks may run beside these): let \
+                     callbacks finish before the function's timeout"
+                );
+                outcome
+            }
             (Outcome::Handled, Err(error)) => Outcome::Failed(vec![FailureCause::Store(error)]),
             (outcome, Err(error)) => {
                 tracing::warn!(
@@ -323,8 +318,12 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-fn log_rejection(error: &Rejection, request_id: &str) {
-    tracing::warn!(kind = %error.kind(), request_id, "webhook rejected: {error}");
+/// What running an event at most once needs: the payload's signature, and this delivery's
+/// owner token (made at the first claim, then shared by the payload's events).
+#[cfg(feature = "idempotency")]
+struct Once<'d> {
+    signature: &'d crate::wire::Signature,
+    owner: &'d mut Option<crate::idempotency::Owner>,
 }
 
 enum Outcome {

@@ -1,8 +1,9 @@
 //! The callback builder: verified events, in payload order, to typed async callbacks.
 //!
 //! - [`Webhooks`] (here): registering callbacks, indexed by event kind;
-//! - `dispatch`: verifying an invocation and running the callbacks of each event;
-//! - [`Context`]: what a callback learns besides its event;
+//! - `dispatch`: running the callbacks of each event of a verified payload (the entry points
+//!   that verify first are the runtime's);
+//! - [`Context`] and [`Invocation`]: what a callback learns besides its event;
 //! - [`Summary`] and [`HandlerFailures`]: what an invocation ends in.
 
 mod context;
@@ -14,15 +15,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use context::Context;
-#[cfg(feature = "runtime")]
-pub(crate) use dispatch::Invocation;
+pub use context::{Context, Invocation};
 pub use outcome::{EventFailure, FailureCause, HandlerFailures, Summary};
 
-use crate::config::ConfigError;
-use crate::error::BoxError;
 use crate::verify::Verifier;
 use crate::wire::{self, Event, EventKind, KnownEvent, UnknownEvent};
+
+/// A boxed error, as callbacks return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What a callback returns: `Ok(())`, or any error (`?` converts it).
 pub type CallbackResult = Result<(), BoxError>;
@@ -47,18 +47,19 @@ struct Callbacks {
     any: Vec<Callback>,
     on_error: Option<ErrorHook>,
     #[cfg(feature = "idempotency")]
-    idempotency: Option<crate::idempotency::Idempotency>,
+    idempotency: crate::idempotency::Idempotency,
 }
 
 /// The verified webhook router: typed async callbacks per event type.
 ///
 /// Build it once (it is cheap to clone, `Send` and `Sync`), then hand it to
-/// [`run`](crate::run) or call [`Webhooks::handle`] yourself. Events run one at a time in
-/// payload order. When callbacks fail (return an error or panic), the remaining events still
-/// run, and the invocation returns one [`HandlerFailures`] error listing them, so that Lambda's
-/// retries or on-failure destination take over: make callbacks idempotent. Several callbacks
-/// may be registered for the same type; they run in registration order, after the `on_any`
-/// callbacks.
+/// [`run`](crate::run), mount it as a `tower::Service` in `lambda_http` or axum (feature
+/// `http`), or call [`Webhooks::verify_and_receive`] yourself (tests, custom runtimes). Events
+/// run one at a time in payload order. When callbacks fail (return an error or panic), the
+/// remaining events still run, and the invocation returns one [`HandlerFailures`] error
+/// listing them, so that Lambda's retries or on-failure destination take over: make callbacks
+/// idempotent. Several callbacks may be registered for the same type; they run in
+/// registration order, after the `on_any` callbacks.
 ///
 /// ```
 /// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
@@ -75,18 +76,49 @@ struct Callbacks {
 /// let body = SignedEnvelope::new("key", "s3cret")
 ///     .event(Event::channel_occupied("my-channel"))
 ///     .to_bytes();
-/// let summary = webhooks.handle(&body, "request-1").await?;
-/// assert_eq!(summary.handled(), 1);
+/// let response = webhooks.verify_and_receive(&body, "request-1").await?;
+/// assert_eq!(response.summary().map(|s| s.handled()), Some(1));
 /// # Ok::<(), soketi_handler_kit::Error>(())
 /// # }).unwrap();
 /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
+///
+/// # Sharing state with callbacks
+///
+/// A callback is called once per event, so it must not give away what it captured: clone the
+/// shared state (an `Arc`) into the closure, then once more per call before `async move`.
+/// Moving the captured `Arc` itself into the `async move` block fails with E0507 ("cannot move
+/// out of a captured variable in an `Fn` closure").
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use soketi_handler_kit::{Context, Keyring, Verifier, Webhooks};
+/// use soketi_handler_kit::wire::MemberAdded;
+///
+/// let joined = Arc::new(AtomicUsize::new(0)); // a database pool, an HTTP client, …
+/// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret")))
+///     .on_member_added({
+///         let joined = Arc::clone(&joined); // one clone for the closure
+///         move |_ev: MemberAdded, _cx: Context| {
+///             let joined = Arc::clone(&joined); // one for this call's future
+///             async move {
+///                 joined.fetch_add(1, Ordering::Relaxed);
+///                 Ok(())
+///             }
+///         }
+///     });
+/// # let _ = webhooks;
+/// ```
 #[derive(Clone)]
 pub struct Webhooks {
     verifier: Verifier,
     callbacks: Arc<Callbacks>,
+    /// The largest HTTP body answered (feature `http`; `None`: the default).
+    #[cfg(feature = "http")]
+    pub(crate) max_body_bytes: Option<usize>,
 }
 
 /// Wraps a typed callback so that it takes an [`Event`]: the router only hands it events of
@@ -135,57 +167,9 @@ impl Webhooks {
         Webhooks {
             verifier,
             callbacks: Arc::default(),
+            #[cfg(feature = "http")]
+            max_body_bytes: None,
         }
-    }
-
-    /// A router whose verifier comes from the environment: `SOKETI_SECRET` (optional
-    /// `SOKETI_APP_KEY`, `SOKETI_PREVIOUS_SECRET`), or `SOKETI_APPS`; optional
-    /// `SOKETI_MAX_AGE_SECONDS`. See [`Keyring::from_env`](crate::Keyring::from_env).
-    ///
-    /// With `SOKETI_IDEMPOTENCY_TABLE` set this fails and says to use
-    /// [`Webhooks::from_env_async`], rather than run callbacks twice unnoticed.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let table = std::env::var(crate::config::ENV_IDEMPOTENCY_TABLE).ok();
-        if table.is_some_and(|t| !t.trim().is_empty()) {
-            return Err(idempotency_table_needs_async());
-        }
-        Verifier::from_env().map(Webhooks::new)
-    }
-
-    /// Like [`Webhooks::from_env`], and reads the app secret from a secret store when
-    /// `SOKETI_SECRET_ARN` or `SOKETI_SECRET_PARAMETER` is set (features `secrets-manager`,
-    /// `ssm`; see [`Verifier::from_env_async`]). With the feature `idempotency-dynamodb` and
-    /// `SOKETI_IDEMPOTENCY_TABLE` set, each event's callbacks run once per payload (see
-    /// `Webhooks::idempotent`). What `main` calls before [`run`](crate::run):
-    ///
-    /// ```no_run
-    /// # async fn example() -> Result<(), soketi_handler_kit::Error> {
-    /// let webhooks = soketi_handler_kit::Webhooks::from_env_async().await?;
-    /// # #[cfg(feature = "runtime")]
-    /// soketi_handler_kit::run(webhooks).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn from_env_async() -> Result<Self, ConfigError> {
-        let webhooks = Webhooks::new(Verifier::from_env_async().await?);
-        #[cfg(not(feature = "idempotency-dynamodb"))]
-        if std::env::var(crate::config::ENV_IDEMPOTENCY_TABLE).is_ok_and(|t| !t.trim().is_empty()) {
-            return Err(idempotency_table_needs_async());
-        }
-        #[cfg(feature = "idempotency-dynamodb")]
-        let webhooks = {
-            let lookup = |name: &str| std::env::var(name).ok();
-            if lookup(crate::config::ENV_IDEMPOTENCY_TABLE).is_some_and(|t| !t.trim().is_empty()) {
-                let aws = aws_config::load_from_env().await;
-                match crate::idempotency::DynamoDbStore::from_lookup(&lookup, &aws)? {
-                    Some((store, ttl)) => webhooks.idempotent(store).idempotency_ttl(ttl),
-                    None => webhooks,
-                }
-            } else {
-                webhooks
-            }
-        };
-        Ok(webhooks)
     }
 
     /// The verifier.
@@ -252,19 +236,8 @@ impl Webhooks {
     }
 }
 
-/// `SOKETI_IDEMPOTENCY_TABLE` is set where it cannot be honoured.
-fn idempotency_table_needs_async() -> ConfigError {
-    let reason = if cfg!(feature = "idempotency-dynamodb") {
-        "is set: the table is used by `Webhooks::from_env_async().await`, not by `from_env`"
-    } else {
-        "is set, but this function was built without the soketi-handler-kit feature \
-         `idempotency-dynamodb`: enable it and use `Webhooks::from_env_async().await` (or unset \
-         the variable)"
-    };
-    ConfigError::new(crate::config::ENV_IDEMPOTENCY_TABLE, reason)
-}
-
-/// Callbacks that run once per event (feature `idempotency`; see [`crate::idempotency`]).
+/// Callbacks that run once per event (feature `idempotency`; see [`crate::idempotency`]). The
+/// settings may be given in any order.
 #[cfg(feature = "idempotency")]
 impl Webhooks {
     /// Records each event whose callbacks all succeeded in `store`, under the payload's
@@ -286,45 +259,42 @@ impl Webhooks {
     /// let body = SignedEnvelope::new("key", "s3cret")
     ///     .event(Event::channel_occupied("room"))
     ///     .to_bytes();
-    /// assert_eq!(webhooks.handle(&body, "first").await?.handled(), 1);
-    /// let again = webhooks.handle(&body, "redelivered").await?;
-    /// assert_eq!((again.handled(), again.skipped()), (0, 1));
+    /// let first = webhooks.verify_and_receive(&body, "first").await?;
+    /// assert_eq!(first.summary().map(|s| s.handled()), Some(1));
+    /// let again = webhooks.verify_and_receive(&body, "redelivered").await?;
+    /// assert_eq!(again.summary().map(|s| (s.handled(), s.skipped())), Some((0, 1)));
     /// # Ok::<(), soketi_handler_kit::Error>(())
     /// # }).unwrap();
     /// ```
     pub fn idempotent(mut self, store: impl crate::idempotency::IdempotencyStore) -> Self {
-        let store: Arc<dyn crate::idempotency::IdempotencyStore> = Arc::new(store);
-        let callbacks = Arc::make_mut(&mut self.callbacks);
-        callbacks.idempotency = Some(match callbacks.idempotency.take() {
-            Some(mut settings) => {
-                settings.store = store;
-                settings
-            }
-            None => crate::idempotency::Idempotency::new(store),
-        });
+        Arc::make_mut(&mut self.callbacks).idempotency.store = Some(Arc::new(store));
         self
     }
 
     /// How long a handled event is remembered (default
     /// [`DEFAULT_TTL`](crate::idempotency::DEFAULT_TTL), 24 hours): longer than any
-    /// redelivery (Lambda retries for up to six hours). No effect without
-    /// [`Webhooks::idempotent`].
+    /// redelivery (Lambda retries for up to six hours).
     pub fn idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
-        if let Some(settings) = &mut Arc::make_mut(&mut self.callbacks).idempotency {
-            settings.ttl = ttl;
-        }
+        Arc::make_mut(&mut self.callbacks).idempotency.ttl = ttl;
         self
     }
 
     /// How long a claim holds when the invocation's deadline is not known (outside Lambda;
-    /// default [`DEFAULT_LEASE`](crate::idempotency::DEFAULT_LEASE)): a delivery that crashed
-    /// blocks its events for that long at most. Under Lambda, the lease is the time left
-    /// before the invocation's deadline plus a margin. No effect without
-    /// [`Webhooks::idempotent`].
+    /// default [`DEFAULT_LEASE`](crate::idempotency::DEFAULT_LEASE), 5 minutes): a delivery
+    /// that crashed blocks its events for that long at most. Under Lambda, on every
+    /// transport, the lease is the time left before the invocation's deadline plus
+    /// [`LEASE_MARGIN`](crate::idempotency::LEASE_MARGIN).
     pub fn idempotency_lease(mut self, lease: std::time::Duration) -> Self {
-        if let Some(settings) = &mut Arc::make_mut(&mut self.callbacks).idempotency {
-            settings.lease = lease;
-        }
+        Arc::make_mut(&mut self.callbacks).idempotency.lease = lease;
+        self
+    }
+
+    /// The prefix of this router's records (default: the function's name, from the Lambda
+    /// context; none outside Lambda), so that functions sharing a table do not skip each
+    /// other's events. Give two functions the same namespace only if they handle the same
+    /// events the same way.
+    pub fn idempotency_namespace(mut self, namespace: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.callbacks).idempotency.namespace = Some(namespace.into());
         self
     }
 }
@@ -342,6 +312,8 @@ impl fmt::Debug for Webhooks {
             .field("on_error", &c.on_error.is_some());
         #[cfg(feature = "idempotency")]
         s.field("idempotency", &c.idempotency);
+        #[cfg(feature = "http")]
+        s.field("max_body_bytes", &self.max_body_bytes);
         s.finish()
     }
 }

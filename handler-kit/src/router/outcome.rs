@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::BoxError;
+use super::BoxError;
 use crate::wire::EventDecodeError;
 
 /// What a successful invocation returns: the response of a `RequestResponse` invocation.

@@ -1,24 +1,32 @@
-//! The app secret read from a secret store at start, cached and refreshed (feature
-//! `secret-source`; the AWS sources with `secrets-manager` and `ssm`).
+//! A secret read from a store at start, cached and read again (feature `secret-source`; the
+//! AWS stores with `secrets-manager` and `ssm`). Three layers, each usable on its own:
 //!
-//! - [`SecretSource`] (here): what reads the secrets, as a [`Keyring`];
-//! - [`RefreshPolicy`]: when the cached keyring is read again;
-//! - `refresh`: the cached keyring the [`Verifier`](crate::Verifier) checks against, swapped
-//!   without a lock on the verification path;
-//! - [`SecretsManagerSecret`] (`secrets-manager`): `AWSCURRENT` and `AWSPREVIOUS` of a secret;
-//! - [`SsmParameter`] (`ssm`): a SecureString parameter, decrypted.
+//! - **reading** — a [`SecretSource`] gives a secret's texts ([`SecretText`]: the current
+//!   version, and the previous one when the store keeps it): [`SecretsManagerSecret`]
+//!   (`AWSCURRENT` and `AWSPREVIOUS`), [`SsmParameter`] (a SecureString, decrypted), or one of
+//!   your own;
+//! - **caching** — [`CachedSecret<T>`] holds the texts parsed into any `T` (a parse you give),
+//!   swapped without a lock on the read path, read again when old and, on a signature
+//!   mismatch, within a small token bucket ([`RefreshPolicy`]);
+//! - **meaning** — the kit's own user is the [`Verifier`](crate::Verifier)'s keyring
+//!   ([`Verifier::from_source`](crate::Verifier::from_source), or `SOKETI_SECRET_ARN` /
+//!   `SOKETI_SECRET_PARAMETER`): each text is the app secret, or a JSON object of app key to
+//!   secret (or array of secrets) as `SOKETI_APP_SECRETS` takes.
 //!
-//! A secret's text is the app secret itself, or a JSON object of app key to secret (or array
-//! of secrets), as `SOKETI_APPS` takes ([`keyring_from_secret_text`]).
-//!
-//! When it is read: once at start (a missing or unreadable secret fails the start: there is
-//! never a keyring without secrets); again before verifying once the cached keyring is older
-//! than [`RefreshPolicy::every`]; and when a signature does not match (or names an app key the
-//! keyring does not know), at most once per [`RefreshPolicy::on_mismatch`], before the webhook
-//! is rejected: a rotated secret is picked up by the first webhook it signs. A failed re-read
-//! keeps the cached keyring and is logged.
+//! When the keyring is read: once at start (a missing or unreadable secret fails the start:
+//! there is never a keyring without secrets); again before verifying once the cached one is
+//! older than [`RefreshPolicy::every`]; and when a signature does not match the secrets of an
+//! app the keyring knows, before the webhook is rejected, so that a rotated secret is picked up
+//! by the first webhook it signs. Those mismatch reads spend tokens of a small bucket
+//! ([`RefreshPolicy::mismatch_burst`] tokens, one back per [`RefreshPolicy::on_mismatch`]): a
+//! few forged requests cannot use up the read a rotation needs, and a flood of them costs at
+//! most one read per interval. A request naming an app key the keyring does not know never
+//! causes a read (a new app is picked up by the periodic read). A failed read keeps the
+//! cached value and is logged.
 
-mod refresh;
+#[cfg(any(feature = "secrets-manager", feature = "ssm"))]
+mod aws;
+mod cache;
 #[cfg(feature = "secrets-manager")]
 mod secrets_manager;
 #[cfg(feature = "ssm")]
@@ -29,29 +37,70 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub(crate) use refresh::LiveKeyring;
+pub use cache::CachedSecret;
 #[cfg(feature = "secrets-manager")]
-pub use secrets_manager::SecretsManagerSecret;
+pub use secrets_manager::{AWSCURRENT, AWSPREVIOUS, SecretsManagerSecret};
 #[cfg(feature = "ssm")]
 pub use ssm::SsmParameter;
 
-use crate::config::ConfigError;
-use crate::keyring::Keyring;
+/// The texts a store holds for one secret: its current version and, when the store keeps one
+/// that differs, the previous version (Secrets Manager's `AWSPREVIOUS`, still valid during a
+/// rotation). `Debug` shows their lengths, never the texts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText {
+    current: String,
+    previous: Option<String>,
+}
+
+impl SecretText {
+    /// A secret with only a current version.
+    pub fn new(current: impl Into<String>) -> Self {
+        SecretText {
+            current: current.into(),
+            previous: None,
+        }
+    }
+
+    /// The previous version too.
+    pub fn with_previous(mut self, previous: impl Into<String>) -> Self {
+        self.previous = Some(previous.into());
+        self
+    }
+
+    /// The current version's text.
+    pub fn current(&self) -> &str {
+        &self.current
+    }
+
+    /// The previous version's text, if there is one.
+    pub fn previous(&self) -> Option<&str> {
+        self.previous.as_deref()
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretText")
+            .field("current_bytes", &self.current.len())
+            .field("previous_bytes", &self.previous.as_ref().map(String::len))
+            .finish()
+    }
+}
 
 /// What [`SecretSource::fetch`] returns.
-pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Keyring, SecretError>> + Send + 'a>>;
+pub type FetchFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<SecretText, SecretError>> + Send + 'a>>;
 
-/// Where the secrets come from: read at start, then again as the [`RefreshPolicy`] says.
+/// Where a secret's texts are read from: at start, then again as the [`RefreshPolicy`] says.
 ///
 /// ```
-/// use soketi_handler_kit::Keyring;
-/// use soketi_handler_kit::secrets::{FetchFuture, SecretSource};
+/// use soketi_handler_kit::secrets::{FetchFuture, SecretSource, SecretText};
 ///
 /// /// A source of your own (a vault, a file): here, a fixed secret.
 /// struct Fixed;
 /// impl SecretSource for Fixed {
 ///     fn fetch(&self) -> FetchFuture<'_> {
-///         Box::pin(async { Ok(Keyring::single_secret("s3cret").into()) })
+///         Box::pin(async { Ok(SecretText::new("s3cret")) })
 ///     }
 ///     fn describe(&self) -> String {
 ///         "a fixed secret".into()
@@ -59,32 +108,36 @@ pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Keyring, SecretErr
 /// }
 /// ```
 pub trait SecretSource: Send + Sync + 'static {
-    /// Reads the secrets now. The keyring must hold at least one secret.
+    /// Reads the secret's texts now.
     fn fetch(&self) -> FetchFuture<'_>;
     /// What is read (an ARN, a parameter name; never a secret), for messages and logs.
     fn describe(&self) -> String;
 }
 
-/// When the cached keyring is read again. The defaults: every 5 minutes (how long a secret
-/// removed from the store may still verify), and on a signature mismatch at most once every
-/// 5 seconds (how soon a new secret is picked up, and how often forged webhooks can make the
-/// function call the store).
+/// When a [`CachedSecret`] is read again. The defaults: every 5 minutes (how long a secret
+/// removed from the store may still verify), and on signature mismatches from a bucket of 3
+/// reads, one read back every 5 seconds (how soon a new secret is picked up, and how often
+/// forged webhooks can make the function call the store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshPolicy {
     every: Duration,
     on_mismatch: Duration,
+    mismatch_burst: u32,
 }
 
 /// The default of [`RefreshPolicy::every`].
 pub const DEFAULT_REFRESH_EVERY: Duration = Duration::from_secs(300);
 /// The default of [`RefreshPolicy::on_mismatch`].
 pub const DEFAULT_REFRESH_ON_MISMATCH: Duration = Duration::from_secs(5);
+/// The default of [`RefreshPolicy::mismatch_burst`].
+pub const DEFAULT_MISMATCH_BURST: u32 = 3;
 
 impl Default for RefreshPolicy {
     fn default() -> Self {
         RefreshPolicy {
             every: DEFAULT_REFRESH_EVERY,
             on_mismatch: DEFAULT_REFRESH_ON_MISMATCH,
+            mismatch_burst: DEFAULT_MISMATCH_BURST,
         }
     }
 }
@@ -95,18 +148,25 @@ impl RefreshPolicy {
         RefreshPolicy::default()
     }
 
-    /// The keyring is read again before a verification once it is older than `every`
-    /// (`Duration::ZERO`: before every verification).
+    /// The secret is read again before it is used once it is older than `every`
+    /// (`Duration::ZERO`: before every use).
     pub fn every(mut self, every: Duration) -> Self {
         self.every = every;
         self
     }
 
-    /// When a signature does not match, the keyring is read again (and the webhook checked
-    /// once more) if the last such read is older than `interval` (`Duration::ZERO`: on every
-    /// mismatch).
+    /// On a signature mismatch the secret is read again (and the webhook checked once more)
+    /// when the bucket holds a read; one read comes back every `interval` (`Duration::ZERO`: on
+    /// every mismatch).
     pub fn on_mismatch(mut self, interval: Duration) -> Self {
         self.on_mismatch = interval;
+        self
+    }
+
+    /// How many mismatch reads the bucket holds when full (at least 1): a few forged requests
+    /// in a row still leave a read for the rotation that follows them.
+    pub fn mismatch_burst(mut self, reads: u32) -> Self {
+        self.mismatch_burst = reads.max(1);
         self
     }
 
@@ -121,7 +181,7 @@ impl RefreshPolicy {
     }
 }
 
-/// The secrets could not be read. The message names the secret (never its value) and says
+/// The secret could not be read. The message names the secret (never its value) and says
 /// what to check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot read the app secret from {source_name}: {reason}")]
@@ -139,7 +199,7 @@ pub enum SecretErrorKind {
     NotFound,
     /// The function's role may not read it (or decrypt it).
     AccessDenied,
-    /// It was read, but its value is not an app secret or a JSON map of app key to secrets.
+    /// It was read, but its value is not what the parse expects.
     Malformed,
     /// The store could not be reached or failed (network, throttling, service error).
     Unavailable,
@@ -185,104 +245,5 @@ impl SecretError {
     /// What could not be read.
     pub fn source_name(&self) -> &str {
         &self.source_name
-    }
-}
-
-/// The keyring a secret's text stands for: a JSON object (`{"app1key": "secret",
-/// "app2key": ["new", "old"]}`, as `SOKETI_APPS` takes), or else the app secret itself — for
-/// `app_key` when given (as `SOKETI_APP_KEY`), otherwise in single-secret mode. Surrounding
-/// whitespace is not part of a secret. The error never repeats the text.
-///
-/// ```
-/// use soketi_handler_kit::secrets::keyring_from_secret_text;
-/// let one = keyring_from_secret_text("s3cret\n", Some("app1key"))?;
-/// assert_eq!(one.app_keys().collect::<Vec<_>>(), ["app1key"]);
-/// let apps = keyring_from_secret_text(r#"{"app1key":"a","app2key":["b","c"]}"#, None)?;
-/// assert_eq!(apps.app_keys().count(), 2);
-/// assert!(keyring_from_secret_text("  ", None).is_err());
-/// # Ok::<(), soketi_handler_kit::ConfigError>(())
-/// ```
-pub fn keyring_from_secret_text(text: &str, app_key: Option<&str>) -> Result<Keyring, ConfigError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ConfigError::new("the secret", "is empty"));
-    }
-    if text.starts_with('{') {
-        if app_key.is_some() {
-            return Err(ConfigError::new(
-                "the secret",
-                "is a JSON map of app keys, and SOKETI_APP_KEY is set too: the map names the \
-                 apps, unset SOKETI_APP_KEY",
-            ));
-        }
-        return Keyring::from_apps_json(text);
-    }
-    Ok(match app_key {
-        Some(key) => Keyring::new().app(key, text),
-        None => Keyring::single_secret(text).into(),
-    })
-}
-
-/// Reads the secret source named by the environment (through `lookup`), with the region,
-/// credentials and endpoint of `aws`: `SOKETI_SECRET_ARN` (feature `secrets-manager`) or
-/// `SOKETI_SECRET_PARAMETER` (feature `ssm`), with the optional `SOKETI_APP_KEY`. `None` when
-/// neither is set.
-#[cfg(any(feature = "secrets-manager", feature = "ssm"))]
-pub fn aws_source_from_lookup(
-    lookup: &impl Fn(&str) -> Option<String>,
-    aws: &aws_config::SdkConfig,
-) -> Result<Option<Box<dyn SecretSource>>, ConfigError> {
-    use crate::config::{ENV_APP_KEY, ENV_SECRET_ARN, ENV_SECRET_PARAMETER};
-    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    let app_key = get(ENV_APP_KEY);
-    #[cfg(feature = "secrets-manager")]
-    if let Some(arn) = get(ENV_SECRET_ARN) {
-        let client = aws_sdk_secretsmanager::Client::new(aws);
-        let source = SecretsManagerSecret::new(client, arn.trim()).app_key(app_key);
-        return Ok(Some(Box::new(source)));
-    }
-    #[cfg(feature = "ssm")]
-    if let Some(name) = get(ENV_SECRET_PARAMETER) {
-        let client = aws_sdk_ssm::Client::new(aws);
-        let source = SsmParameter::new(client, name.trim()).app_key(app_key);
-        return Ok(Some(Box::new(source)));
-    }
-    let _ = (ENV_SECRET_ARN, ENV_SECRET_PARAMETER, app_key);
-    Ok(None)
-}
-
-/// The kind of a failed AWS call, from its error code (`None`: the service was not reached or
-/// did not answer).
-#[cfg(any(feature = "secrets-manager", feature = "ssm"))]
-fn aws_error_kind(code: Option<&str>) -> SecretErrorKind {
-    match code {
-        Some("ResourceNotFoundException" | "ParameterNotFound" | "ParameterVersionNotFound") => {
-            SecretErrorKind::NotFound
-        }
-        Some(
-            "AccessDeniedException"
-            | "AccessDenied"
-            | "UnrecognizedClientException"
-            | "DecryptionFailure"
-            | "InvalidKeyId"
-            | "KMSAccessDeniedException"
-            | "ExpiredTokenException",
-        ) => SecretErrorKind::AccessDenied,
-        _ => SecretErrorKind::Unavailable,
-    }
-}
-
-/// What to do about an error of `kind` reading `what`, with `grant` the IAM action needed.
-#[cfg(any(feature = "secrets-manager", feature = "ssm"))]
-fn aws_advice(kind: SecretErrorKind, grant: &str) -> String {
-    match kind {
-        SecretErrorKind::NotFound => "it does not exist in this account and region: check the \
-             name or ARN and the function's region"
-            .to_owned(),
-        SecretErrorKind::AccessDenied => format!(
-            "access denied: allow {grant} on it to the function's role (and kms:Decrypt on its \
-             KMS key if it is not the AWS managed one)"
-        ),
-        _ => "the service could not be reached or failed; it is read again later".to_owned(),
     }
 }

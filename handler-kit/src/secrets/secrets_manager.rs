@@ -4,21 +4,18 @@
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::{
-    FetchFuture, SecretError, SecretErrorKind, SecretSource, aws_advice, aws_error_kind,
-    keyring_from_secret_text,
-};
-use crate::keyring::Keyring;
+use super::aws::{advice, error_kind};
+use super::{FetchFuture, SecretError, SecretErrorKind, SecretSource, SecretText};
 
 /// The version a rotation makes current.
 pub const AWSCURRENT: &str = "AWSCURRENT";
 /// The version a rotation replaced; still accepted until the next rotation.
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
-/// A Secrets Manager secret: its `AWSCURRENT` version, and its `AWSPREVIOUS` one when there
-/// is one (during a rotation, both verify). Each version's `SecretString` is the app secret or
-/// a JSON map of app key to secrets ([`keyring_from_secret_text`]). The function's role needs
-/// `secretsmanager:GetSecretValue` on the secret.
+/// A Secrets Manager secret: the `SecretString` of its `AWSCURRENT` version, and of its
+/// `AWSPREVIOUS` one when there is one that differs (during a rotation, both verify). Each
+/// read costs two `GetSecretValue` calls (the second finds no `AWSPREVIOUS` when there is
+/// none). The function's role needs `secretsmanager:GetSecretValue` on the secret.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,8 +25,7 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 /// let source = SecretsManagerSecret::new(
 ///     aws_sdk_secretsmanager::Client::new(&aws),
 ///     "arn:aws:secretsmanager:eu-central-1:123456789012:secret:soketi-app-AbCdEf",
-/// )
-/// .app_key(Some("app1key".to_owned()));
+/// );
 /// let verifier = Verifier::from_source(source, RefreshPolicy::new()).await?;
 /// # let _ = verifier;
 /// # Ok(())
@@ -39,7 +35,6 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 pub struct SecretsManagerSecret {
     client: Client,
     secret_id: String,
-    app_key: Option<String>,
 }
 
 impl SecretsManagerSecret {
@@ -48,15 +43,7 @@ impl SecretsManagerSecret {
         SecretsManagerSecret {
             client,
             secret_id: secret_id.into(),
-            app_key: None,
         }
-    }
-
-    /// The app key a plain (non-JSON) secret belongs to, as `SOKETI_APP_KEY`; `None`:
-    /// single-secret mode.
-    pub fn app_key(mut self, app_key: Option<String>) -> Self {
-        self.app_key = app_key;
-        self
     }
 
     /// One version's text; `Ok(None)` when that stage does not exist (no previous version).
@@ -75,7 +62,7 @@ impl SecretsManagerSecret {
                     SdkError::ServiceError(e) => e.err().code(),
                     _ => None,
                 };
-                let kind = aws_error_kind(code);
+                let kind = error_kind(code);
                 if kind == SecretErrorKind::NotFound && stage != AWSCURRENT {
                     return Ok(None);
                 }
@@ -84,7 +71,7 @@ impl SecretsManagerSecret {
                     self.describe(),
                     format!(
                         "{}: GetSecretValue ({stage}) failed: {}",
-                        aws_advice(kind, "secretsmanager:GetSecretValue"),
+                        advice(kind, "secretsmanager:GetSecretValue"),
                         DisplayErrorContext(&error)
                     ),
                 ));
@@ -102,16 +89,6 @@ impl SecretsManagerSecret {
             )),
         }
     }
-
-    fn parse(&self, stage: &str, text: &str) -> Result<Keyring, SecretError> {
-        keyring_from_secret_text(text, self.app_key.as_deref()).map_err(|e| {
-            SecretError::new(
-                SecretErrorKind::Malformed,
-                self.describe(),
-                format!("its {stage} version: {e}"),
-            )
-        })
-    }
 }
 
 impl SecretSource for SecretsManagerSecret {
@@ -124,20 +101,12 @@ impl SecretSource for SecretsManagerSecret {
                     "it has no AWSCURRENT version",
                 )
             })?;
-            let keyring = self.parse(AWSCURRENT, &current)?;
-            let previous = match self.version(AWSPREVIOUS).await? {
-                Some(text) if text != current => text,
-                _ => return Ok(keyring),
-            };
-            match self.parse(AWSPREVIOUS, &previous) {
-                Ok(previous) => Ok(keyring.with_previous(previous)),
-                // The rotation is what counts: a previous version that no longer parses (the
-                // format changed) is left out, said once per read.
-                Err(error) => {
-                    tracing::warn!("{error}; only AWSCURRENT is accepted");
-                    Ok(keyring)
+            Ok(match self.version(AWSPREVIOUS).await? {
+                Some(previous) if previous != current => {
+                    SecretText::new(current).with_previous(previous)
                 }
-            }
+                _ => SecretText::new(current),
+            })
         })
     }
 

@@ -4,13 +4,11 @@
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::{
-    FetchFuture, SecretError, SecretErrorKind, SecretSource, aws_advice, aws_error_kind,
-    keyring_from_secret_text,
-};
+use super::aws::{advice, error_kind};
+use super::{FetchFuture, SecretError, SecretErrorKind, SecretSource, SecretText};
 
-/// An SSM parameter (a `SecureString`, read with `WithDecryption`; a `String` works too) whose
-/// value is the app secret or a JSON map of app key to secrets ([`keyring_from_secret_text`]).
+/// An SSM parameter (a `SecureString`, read with `WithDecryption`; a `String` works too): one
+/// `GetParameter` call per read.
 /// The function's role needs `ssm:GetParameter` on it, and `kms:Decrypt` on its key when that
 /// is a customer managed key. Parameter Store keeps no "previous" value: to rotate, put both
 /// secrets in a JSON map (`{"app1key": ["new", "old"]}`), then drop the old one.
@@ -18,7 +16,6 @@ use super::{
 pub struct SsmParameter {
     client: Client,
     name: String,
-    app_key: Option<String>,
 }
 
 impl SsmParameter {
@@ -27,15 +24,7 @@ impl SsmParameter {
         SsmParameter {
             client,
             name: name.into(),
-            app_key: None,
         }
-    }
-
-    /// The app key a plain (non-JSON) value belongs to, as `SOKETI_APP_KEY`; `None`:
-    /// single-secret mode.
-    pub fn app_key(mut self, app_key: Option<String>) -> Self {
-        self.app_key = app_key;
-        self
     }
 }
 
@@ -54,13 +43,13 @@ impl SecretSource for SsmParameter {
                     SdkError::ServiceError(e) => e.err().code(),
                     _ => None,
                 };
-                let kind = aws_error_kind(code);
+                let kind = error_kind(code);
                 SecretError::new(
                     kind,
                     self.describe(),
                     format!(
                         "{}: GetParameter failed: {}",
-                        aws_advice(kind, "ssm:GetParameter"),
+                        advice(kind, "ssm:GetParameter"),
                         DisplayErrorContext(&error)
                     ),
                 )
@@ -72,9 +61,7 @@ impl SecretSource for SsmParameter {
                     "it has no value",
                 )
             })?;
-            keyring_from_secret_text(value, self.app_key.as_deref()).map_err(|e| {
-                SecretError::new(SecretErrorKind::Malformed, self.describe(), e.to_string())
-            })
+            Ok(SecretText::new(value))
         })
     }
 

@@ -9,8 +9,9 @@ use std::fmt;
 
 use super::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
 use super::js_json;
-use super::payload::DEFAULT_MAX_EVENTS;
-use super::scan::{self, EnvelopeOutline, HeaderSlot, PayloadOutline, ScanError, Span};
+use super::scan::{
+    self, DEFAULT_MAX_EVENTS, EnvelopeOutline, HeaderSlot, PayloadOutline, ScanError, Span,
+};
 
 /// Writes the Lambda invocation body `{"payload":<payload_json>,"headers":{…}}` as soketi (its
 /// AWS SDK's `JSON.stringify`) does: the payload bytes verbatim, the headers in the order given.

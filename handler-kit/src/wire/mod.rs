@@ -23,6 +23,7 @@ mod events;
 pub mod headers;
 mod job;
 pub mod js_json;
+mod names;
 mod payload;
 pub(crate) mod scan;
 mod signature;

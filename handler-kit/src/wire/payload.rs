@@ -9,6 +9,10 @@ use serde_json::value::RawValue;
 use super::envelope;
 use super::events::{Event, EventDecodeError, Located};
 use super::headers;
+use super::names::{EVENTS, TIME_MS};
+/// The default maximum number of events in one payload (the scanner's bound; see
+/// [`Verifier::max_events`](crate::Verifier::max_events)).
+pub use super::scan::DEFAULT_MAX_EVENTS;
 use super::scan::{self, EventSpans, PayloadOutline, Span};
 use super::signature::{Secret, Signature};
 
@@ -140,16 +144,6 @@ impl SignedPayload {
         envelope::write_lambda_body(&self.json, &self.headers(user_agent, custom))
     }
 }
-
-/// The payload key holding the time stamp.
-pub(crate) const TIME_MS: &str = "time_ms";
-/// The payload key holding the events.
-pub(crate) const EVENTS: &str = "events";
-
-/// The default maximum number of events in one payload: more than a 6 MiB payload (Lambda's
-/// synchronous limit) can hold of the smallest valid events. It bounds what an unverified
-/// request can make the kit allocate; see [`Verifier::max_events`](crate::Verifier::max_events).
-pub const DEFAULT_MAX_EVENTS: usize = 200_000;
 
 /// A payload as received: `time_ms` read, each event located but decoded only when asked for.
 #[derive(Debug, Clone)]

@@ -1,6 +1,9 @@
 //! Loading the recorded soketi 1.6.1 requests (`tests/vectors/soketi-1.6.1`).
 #![allow(dead_code)]
 
+#[cfg(feature = "http")]
+pub mod shapes;
+
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -43,4 +46,16 @@ pub fn manifest() -> Manifest {
         "the manifest lists the recorded requests"
     );
     manifest
+}
+
+/// `body` (a soketi envelope) through [`Webhooks::verify_and_receive`], as its summary.
+pub async fn summary(
+    webhooks: &soketi_handler_kit::Webhooks,
+    body: &[u8],
+    request_id: &str,
+) -> Result<soketi_handler_kit::Summary, soketi_handler_kit::Error> {
+    let response = webhooks.verify_and_receive(body, request_id).await?;
+    Ok(response
+        .into_summary()
+        .expect("an envelope is answered with a summary"))
 }

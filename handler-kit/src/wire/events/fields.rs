@@ -3,72 +3,9 @@
 use std::borrow::Cow;
 
 use super::super::js_json;
-use super::super::scan::{self, EventSpans, Key};
+use super::super::names::Field;
+use super::super::scan::{self, EventSpans};
 use super::{ClientData, UserId};
-
-/// Every field name an event type reads. The scanner records where each one's value lies, so
-/// an event is decoded without walking its bytes again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Field {
-    Name,
-    Channel,
-    Event,
-    Data,
-    SocketId,
-    UserId,
-    SubscriptionCount,
-}
-
-impl Field {
-    pub(crate) const COUNT: usize = 7;
-    #[cfg(test)]
-    const ALL: [Field; Field::COUNT] = [
-        Field::Name,
-        Field::Channel,
-        Field::Event,
-        Field::Data,
-        Field::SocketId,
-        Field::UserId,
-        Field::SubscriptionCount,
-    ];
-
-    /// The key on the wire.
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            Field::Name => "name",
-            Field::Channel => "channel",
-            Field::Event => "event",
-            Field::Data => "data",
-            Field::SocketId => "socket_id",
-            Field::UserId => "user_id",
-            Field::SubscriptionCount => "subscription_count",
-        }
-    }
-
-    /// The field an object key names, if it is one of ours (keys compare exactly).
-    #[inline]
-    pub(crate) fn from_key(key: Key<'_>) -> Option<Field> {
-        match key {
-            Key::Plain(bytes) => Field::from_name(bytes),
-            Key::Escaped(_) => Field::from_name(key.decoded().as_bytes()),
-        }
-    }
-
-    /// The field named `name` (a match, so that a key costs a length check and at most one
-    /// comparison; a test checks it against [`Field::as_str`]).
-    fn from_name(name: &[u8]) -> Option<Field> {
-        Some(match name {
-            b"name" => Field::Name,
-            b"channel" => Field::Channel,
-            b"event" => Field::Event,
-            b"data" => Field::Data,
-            b"socket_id" => Field::SocketId,
-            b"user_id" => Field::UserId,
-            b"subscription_count" => Field::SubscriptionCount,
-            _ => return None,
-        })
-    }
-}
 
 /// What a field's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,26 +243,6 @@ impl<'o> EventWriter<'o> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_field_is_found_by_its_name_and_only_by_it() {
-        for field in Field::ALL {
-            assert_eq!(Field::from_name(field.as_str().as_bytes()), Some(field));
-            assert_eq!(
-                Field::from_key(Key::Plain(field.as_str().as_bytes())),
-                Some(field)
-            );
-        }
-        assert_eq!(Field::from_name(b"Name"), None);
-        assert_eq!(
-            Field::from_key(Key::Escaped(r#""n\u0061me""#)),
-            Some(Field::Name)
-        );
-        assert_eq!(
-            Field::ALL.iter().map(|f| *f as usize).max(),
-            Some(Field::COUNT - 1)
-        );
-    }
 
     /// Found by fuzzing: a 90-digit user id read by serde_json's default (inexact) float
     /// parser printed as 4.3999999999999995e+88, where JavaScript prints 4.4e+88.

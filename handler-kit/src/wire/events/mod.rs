@@ -20,8 +20,9 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+pub(crate) use super::names::Field;
 pub use client_data::{ClientData, DataError};
-pub(crate) use fields::{EventWriter, Field, Fields, Schema};
+pub(crate) use fields::{EventWriter, Fields, Schema};
 pub use types::{
     CacheMiss, ChannelOccupied, ChannelVacated, ClientEvent, MemberAdded, MemberRemoved,
     SubscriptionCount, UnknownEvent,

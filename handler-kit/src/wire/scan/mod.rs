@@ -21,9 +21,14 @@ mod tests;
 
 use std::borrow::Cow;
 
-use super::events::Field;
 use super::js_json;
+use super::names::{EVENTS, Field, HEADERS, PAYLOAD, TIME_MS};
 use grammar::Scanner;
+
+/// The default maximum number of events in one payload: more than a 6 MiB payload (Lambda's
+/// synchronous limit) can hold of the smallest valid events. It bounds what an unverified
+/// request can make the kit allocate; see [`Verifier::max_events`](crate::Verifier::max_events).
+pub const DEFAULT_MAX_EVENTS: usize = 200_000;
 
 /// A byte range of the text that was scanned. A JSON value is never empty, so `end == 0` can
 /// mean "absent".
@@ -173,35 +178,36 @@ pub(crate) fn envelope(text: &str, max_events: usize) -> Result<EnvelopeOutline>
     let mut key = HeaderSlot::default();
     let mut signature = HeaderSlot::default();
     let mut outline = PayloadOutline::default();
+    // Names are compared after unescaping: a second `"p\u0061yload"` is the same member as
+    // `"payload"` to every other JSON reader (serde_json, `JSON.parse`), so it is a duplicate
+    // here too, never an unknown member to skip.
     s.members(|s, name| {
-        match name {
-            Key::Plain(b"payload") => {
-                if payload.is_some() {
-                    return Err(ScanError::at("duplicate field `payload`", s.pos));
-                }
-                let start = s.pos;
-                if s.peek() == Some(b'{') {
-                    outline = s.payload(max_events)?;
-                } else {
-                    s.value()?;
-                }
-                payload = Some(Span::new(start, s.pos));
+        if name.is(PAYLOAD) {
+            if payload.is_some() {
+                return Err(ScanError::at("duplicate field `payload`", s.pos));
             }
-            Key::Plain(b"headers") => {
-                if headers.is_some() {
-                    return Err(ScanError::at("duplicate field `headers`", s.pos));
-                }
-                let start = s.pos;
-                if s.peek() != Some(b'{') {
-                    return Err(ScanError::at(
-                        "`headers` must be an object of header names to values",
-                        start,
-                    ));
-                }
-                s.headers(&mut key, &mut signature)?;
-                headers = Some(Span::new(start, s.pos));
+            let start = s.pos;
+            if s.peek() == Some(b'{') {
+                outline = s.payload(max_events)?;
+            } else {
+                s.value()?;
             }
-            _ => s.value()?,
+            payload = Some(Span::new(start, s.pos));
+        } else if name.is(HEADERS) {
+            if headers.is_some() {
+                return Err(ScanError::at("duplicate field `headers`", s.pos));
+            }
+            let start = s.pos;
+            if s.peek() != Some(b'{') {
+                return Err(ScanError::at(
+                    "`headers` must be an object of header names to values",
+                    start,
+                ));
+            }
+            s.headers(&mut key, &mut signature)?;
+            headers = Some(Span::new(start, s.pos));
+        } else {
+            s.value()?;
         }
         Ok(())
     })?;
@@ -297,11 +303,22 @@ impl Key<'_> {
         }
     }
 
-    /// Whether the key is exactly `name`.
+    /// Whether the key is exactly `name`, escapes decoded (`"p\u0061yload"` is `payload`).
+    #[inline(always)]
     pub(crate) fn is(&self, name: &str) -> bool {
         match self {
             Key::Plain(bytes) => *bytes == name.as_bytes(),
             Key::Escaped(_) => self.decoded() == name,
+        }
+    }
+
+    /// The event field this key names, if it is one the event types read (compared exactly,
+    /// escapes decoded).
+    #[inline]
+    pub(crate) fn field(&self) -> Option<Field> {
+        match self {
+            Key::Plain(bytes) => Field::from_name(bytes),
+            Key::Escaped(_) => Field::from_name(self.decoded().as_bytes()),
         }
     }
 }
@@ -347,13 +364,13 @@ impl Scanner<'_> {
         let mut shape_error = None;
         self.members(|s, name| {
             let start = s.pos;
-            if name.is(super::payload::TIME_MS) {
+            if name.is(TIME_MS) {
                 s.value()?;
                 if outline.time_ms.is_some() {
                     shape_error.get_or_insert_with(|| "duplicate field `time_ms`".to_owned());
                 }
                 outline.time_ms = Span::new(start, s.pos);
-            } else if name.is(super::payload::EVENTS) {
+            } else if name.is(EVENTS) {
                 if saw_events {
                     shape_error.get_or_insert_with(|| "duplicate field `events`".to_owned());
                 }
@@ -431,7 +448,7 @@ impl Scanner<'_> {
         self.members(|s, name| {
             let start = s.pos;
             s.value()?;
-            if let Some(field) = Field::from_key(name) {
+            if let Some(field) = name.field() {
                 let slot = &mut event.fields[field as usize];
                 if slot.is_some() {
                     event.duplicate.get_or_insert(field);

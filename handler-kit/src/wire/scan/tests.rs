@@ -107,6 +107,38 @@ fn duplicate_envelope_and_payload_keys_are_caught() {
     );
 }
 
+/// A key spelled with escapes is the same key: a second one is a duplicate, never an unknown
+/// member skipped while serde_json or `JSON.parse` would read it instead of the first.
+#[test]
+fn escaped_duplicate_keys_are_duplicates() {
+    let payload_twice = r#"{"payload":{"time_ms":1,"events":[]},"headers":{},"p\u0061yload":{}}"#;
+    let error = envelope(payload_twice, 10).expect_err("payload twice");
+    assert!(error.what.contains("duplicate field `payload`"), "{error}");
+    let headers_twice = r#"{"payload":{"time_ms":1,"events":[]},"headers":{},"h\u0065aders":{}}"#;
+    let error = envelope(headers_twice, 10).expect_err("headers twice");
+    assert!(error.what.contains("duplicate field `headers`"), "{error}");
+    for (text, field) in [
+        (r#"{"time_ms":1,"events":[],"time\u005fms":2}"#, "time_ms"),
+        (r#"{"time_ms":1,"events":[],"\u0065vents":[]}"#, "events"),
+    ] {
+        let outline = payload(text, 10).expect("valid JSON");
+        let expected = format!("duplicate field `{field}`");
+        assert_eq!(outline.shape_error.as_deref(), Some(&*expected), "{text}");
+    }
+    // An escaped spelling alone is the member itself.
+    let escaped = r#"{"p\u0061yload":{"time_ms":1,"events":[]},"\u0068eaders":{}}"#;
+    assert!(envelope(escaped, 10).is_ok());
+}
+
+#[test]
+fn event_fields_are_found_by_their_exact_name_escapes_decoded() {
+    for field in Field::ALL {
+        assert_eq!(Key::Plain(field.as_str().as_bytes()).field(), Some(field));
+    }
+    assert_eq!(Key::Escaped(r#""n\u0061me""#).field(), Some(Field::Name));
+    assert_eq!(Key::Plain(b"Name").field(), None);
+}
+
 #[test]
 fn events_beyond_the_maximum_are_counted_not_recorded() {
     let text = r#"{"time_ms":1,"events":[{},{},{}]}"#;

@@ -8,6 +8,7 @@
 
 mod error;
 mod io;
+mod retry;
 mod send;
 mod setup;
 mod sign;

@@ -15,6 +15,7 @@ use soketi_lambda_sender::route::Request;
 
 use crate::error::CliError;
 use crate::io::{print_json, read_events};
+use crate::retry::retry_policy;
 use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
@@ -65,9 +66,11 @@ pub struct SendArgs {
     /// Timeout of one attempt, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
-    /// Total time bound of one delivery, retries included, in milliseconds.
-    #[arg(long, default_value_t = 60_000)]
-    max_elapsed_ms: u64,
+    /// Total time bound of one delivery, retries included, in milliseconds [default: 60000,
+    /// or --timeout-ms if longer]. It bounds every attempt too, so it may not be shorter than
+    /// --timeout-ms.
+    #[arg(long)]
+    max_elapsed_ms: Option<u64>,
     /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
     #[arg(value_name = "EVENTS", required_unless_present = "replay")]
     events: Vec<String>,
@@ -101,13 +104,13 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let mut builder = sender(
-        apps,
+    let policy = retry_policy(
         args.max_attempts,
         args.timeout_ms,
         args.max_elapsed_ms,
-        args.endpoint_url.as_deref(),
-    );
+        60_000,
+    )?;
+    let mut builder = sender(apps, policy, args.endpoint_url.as_deref());
     if let Some(pid) = args.pid {
         builder = builder.process_id(pid);
     }

@@ -1,8 +1,8 @@
 //! What the commands that deliver (`send`, `worker`) set up alike: the logs, the async
-//! runtime, the apps of soketi's apps file, the sender with its retry policy.
+//! runtime, the apps of soketi's apps file, the sender (its retry policy is
+//! [`retry`](crate::retry)'s).
 
 use std::path::Path;
-use std::time::Duration;
 
 use soketi_lambda_sender::config::{App, parse_apps_file};
 use soketi_lambda_sender::deliver::RetryPolicy;
@@ -36,19 +36,9 @@ pub fn read_apps(path: &Path) -> Result<Vec<App>, CliError> {
         .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
-/// A sender of `apps` with the retry policy of the command's options, its Lambda
-/// invocations sent to `endpoint_url` when given.
-pub fn sender(
-    apps: Vec<App>,
-    max_attempts: u32,
-    timeout_ms: u64,
-    max_elapsed_ms: u64,
-    endpoint_url: Option<&str>,
-) -> SenderBuilder {
-    let policy = RetryPolicy::default()
-        .max_attempts(max_attempts)
-        .attempt_timeout(Duration::from_millis(timeout_ms.max(1)))
-        .max_elapsed(Duration::from_millis(max_elapsed_ms.max(1)));
+/// A sender of `apps` retrying under `policy`, its Lambda invocations sent to `endpoint_url`
+/// when given.
+pub fn sender(apps: Vec<App>, policy: RetryPolicy, endpoint_url: Option<&str>) -> SenderBuilder {
     let builder = Sender::builder().apps(apps).retry_policy(policy);
     match endpoint_url {
         Some(endpoint) => builder.endpoint_override(endpoint),

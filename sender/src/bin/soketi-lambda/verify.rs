@@ -27,7 +27,8 @@ pub struct VerifyArgs {
     /// soketi's apps file (each app's id, key and secret; the forms `send --app` reads).
     #[arg(long, value_name = "FILE", conflicts_with = "app_secrets")]
     apps: Option<PathBuf>,
-    /// A JSON object of app key to secret or array of secrets (the handler kit's app secrets).
+    /// A JSON object of app key to secret or array of secrets (the handler kit's app secrets,
+    /// as in SOKETI_APP_SECRETS).
     #[arg(long, value_name = "FILE")]
     app_secrets: Option<PathBuf>,
     /// The app key: the one the webhook must name (Lambda), or the X-Pusher-Key value (--http).
@@ -63,7 +64,7 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
             });
         (ring, path)
     } else if let Some(path) = &args.app_secrets {
-        let all = Keyring::from_apps_json(&read_text(path)?)
+        let all = Keyring::from_app_secrets_json(&read_text(path)?)
             .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
         let ring = match &args.key {
             None => all,

@@ -9,6 +9,7 @@ use clap::Args;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
 use crate::error::CliError;
+use crate::retry::retry_policy;
 use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
@@ -47,9 +48,11 @@ pub struct WorkerArgs {
     /// Timeout of one attempt, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
-    /// Total time bound of one delivery, retries included, in milliseconds.
-    #[arg(long, default_value_t = 20_000)]
-    max_elapsed_ms: u64,
+    /// Total time bound of one delivery, retries included, in milliseconds [default: 20000,
+    /// or --timeout-ms if longer]. It bounds every attempt too, so it may not be shorter than
+    /// --timeout-ms.
+    #[arg(long)]
+    max_elapsed_ms: Option<u64>,
     /// Seconds between progress lines on standard error (0: only the last one).
     #[arg(long, default_value_t = 10)]
     progress_seconds: u64,
@@ -109,21 +112,21 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
             args.apps.display()
         )));
     }
+    let policy = retry_policy(
+        args.max_attempts,
+        args.timeout_ms,
+        args.max_elapsed_ms,
+        20_000,
+    )?;
     let config = WorkerConfig::new(&args.sqs_queue_url)
         .concurrency(args.concurrency)
         .batch_size(args.batch_size)
         .wait_seconds(args.wait_seconds)
         .visibility_timeout(Duration::from_secs(args.visibility_timeout));
     runtime()?.block_on(async move {
-        let sender = sender(
-            apps,
-            args.max_attempts,
-            args.timeout_ms,
-            args.max_elapsed_ms,
-            args.endpoint_url.as_deref(),
-        )
-        .build()
-        .await?;
+        let sender = sender(apps, policy, args.endpoint_url.as_deref())
+            .build()
+            .await?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = args
             .region
