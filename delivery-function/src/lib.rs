@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use soketi_lambda_sender::config::{App, ConfigError, apps_from_json};
+use soketi_lambda_sender::config::{App, ConfigError, parse_apps_file};
 use soketi_lambda_sender::deliver::RetryPolicy;
 use soketi_lambda_sender::jobs::{BatchCounts, JobMessage};
 use soketi_lambda_sender::{BuildError, Sender};
@@ -115,7 +115,7 @@ pub fn apps_from_env() -> Result<Vec<App>, StartError> {
             ));
         }
     };
-    apps_from_json(&text).map_err(StartError::Config)
+    parse_apps_file(&text).map_err(StartError::Config)
 }
 
 /// The sender's retry policy within one invocation, from `DELIVERY_MAX_ATTEMPTS` and

@@ -1,17 +1,16 @@
 //! Any text as soketi's apps file, read by the sender: apps or a typed error naming a field,
-//! never a panic. Apps read are valid, and the receiver's reader (`app_secrets_from_json`,
-//! used by `soketi-lambda verify`) finds the same apps by the same rules.
+//! never a panic. Apps read are valid, and the receiver's reader (`parse_apps_file_credentials`,
+//! used by `soketi-lambda verify --apps`) finds the same apps by the same rules.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use soketi_lambda_sender::config::{app_secrets_from_json, apps_from_json};
+use soketi_lambda_sender::config::{parse_apps_file, parse_apps_file_credentials};
 
 fuzz_target!(|text: &str| {
-    match apps_from_json(text) {
+    match parse_apps_file(text) {
         Ok(apps) => {
-            let secrets = app_secrets_from_json(text)
-                .unwrap_or_else(|e| panic!("the sender reads apps, the receiver's reader: {e}"))
-                .expect("the receiver's reader finds the apps");
+            let secrets = parse_apps_file_credentials(text)
+                .unwrap_or_else(|e| panic!("the sender reads apps, the receiver's reader: {e}"));
             let ids: Vec<(&str, &str)> = apps
                 .iter()
                 .map(|a| (a.id.as_str(), a.key.as_str()))

@@ -62,6 +62,34 @@ impl Keyring {
         self
     }
 
+    /// Accepts each of `secrets` (already prepared, e.g. an app's current and previous ones)
+    /// for app `key`, as [`Keyring::app`] does one by one (no secret, no app).
+    ///
+    /// ```
+    /// use soketi_handler_kit::Keyring;
+    /// use soketi_handler_kit::wire::Secret;
+    /// let keyring = Keyring::new().app_secrets("app1key", [Secret::new("new"), Secret::new("old")]);
+    /// assert_eq!(keyring.secrets("app1key").map(<[Secret]>::len), Some(2));
+    /// assert!(keyring.secrets("app2key").is_none());
+    /// ```
+    pub fn app_secrets(
+        mut self,
+        key: impl Into<String>,
+        secrets: impl IntoIterator<Item = Secret>,
+    ) -> Self {
+        let mut secrets = secrets.into_iter().peekable();
+        if secrets.peek().is_some() {
+            self.apps.entry(key.into()).or_default().extend(secrets);
+        }
+        self
+    }
+
+    /// The secrets accepted for app `key`; `None` when no such app is configured (always in
+    /// single-secret mode).
+    pub fn secrets(&self, key: &str) -> Option<&[Secret]> {
+        self.apps.get(key).map(Vec::as_slice)
+    }
+
     /// The configured app keys (none in single-secret mode).
     pub fn app_keys(&self) -> impl Iterator<Item = &str> {
         self.apps.keys().map(String::as_str)
@@ -88,11 +116,6 @@ impl Keyring {
     /// The secrets accepted whatever `X-Pusher-Key` says (single-secret mode).
     pub(crate) fn any_key_secrets(&self) -> &[Secret] {
         &self.any_key
-    }
-
-    /// The secrets of app `key`, if it is a configured app.
-    pub(crate) fn secrets_of_app(&self, key: &str) -> Option<&[Secret]> {
-        self.apps.get(key).map(Vec::as_slice)
     }
 }
 

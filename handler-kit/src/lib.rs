@@ -103,6 +103,9 @@
 //!
 //! These four are off by default; a function without them compiles none of their code or
 //! dependencies, and its verification path is unchanged.
+//!
+//! For tests, `proptest` (off by default) adds `testing::strategy`: proptest generators of any
+//! event, which this crate's property tests and the sender's share.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -1,4 +1,5 @@
-//! Helpers for testing your handlers: correctly signed envelopes built from events.
+//! Helpers for testing your handlers: correctly signed envelopes built from events, and
+//! (feature `proptest`) [`strategy`], generators of any event for property tests.
 //!
 //! ```
 //! use soketi_handler_kit::testing::SignedEnvelope;
@@ -238,4 +239,73 @@ pub async fn check_idempotency_store(
         claim(&late, minute).await,
         C(Claim::Done),
     )
+}
+
+/// Generators of events for property tests (feature `proptest`): every event type soketi
+/// sends, client data as strings and as objects, and events of names the kit does not know.
+/// The property tests of this crate and of `soketi-lambda-sender` share them.
+///
+/// ```
+/// use proptest::prelude::*;
+/// use soketi_handler_kit::testing::{SignedEnvelope, strategy};
+/// use soketi_handler_kit::{Keyring, Verifier};
+///
+/// proptest!(|(events in prop::collection::vec(strategy::event(), 0..4))| {
+///     let body = SignedEnvelope::new("k", "s").events(events.clone()).to_bytes();
+///     let verified = Verifier::new(Keyring::new().app("k", "s")).verify_lambda_body(&body).unwrap();
+///     prop_assert_eq!(verified.payload().len(), events.len());
+/// });
+/// ```
+#[cfg(feature = "proptest")]
+pub mod strategy {
+    use proptest::prelude::*;
+
+    use crate::wire::{ClientData, ClientEvent, Event, EventKind, UnknownEvent};
+
+    /// Client `data`: a string (any printable text), or an object with arrays, numbers,
+    /// booleans, `null` and a nested object.
+    pub fn client_data() -> impl Strategy<Value = ClientData> {
+        prop_oneof![
+            "\\PC{0,20}".prop_map(|s| ClientData::string(&s)),
+            ("\\PC{0,8}", any::<i32>(), any::<bool>()).prop_map(|(k, n, b)| {
+                ClientData::from_value(&serde_json::json!({ k: [n, b, null], "x": {"y": n} }))
+            }),
+        ]
+    }
+
+    /// Any event: each kind soketi sends (channels and fields of any printable text, user ids
+    /// as strings and numbers, client events with or without data, socket id and user id), and
+    /// events of an unknown name.
+    pub fn event() -> impl Strategy<Value = Event> {
+        let text = "\\PC{0,16}";
+        prop_oneof![
+            text.prop_map(Event::channel_occupied),
+            text.prop_map(Event::channel_vacated),
+            text.prop_map(Event::cache_miss),
+            (text, text).prop_map(|(c, u)| Event::member_added(c, u)),
+            (text, any::<u32>()).prop_map(|(c, u)| Event::member_removed(c, u64::from(u))),
+            (text, any::<u64>()).prop_map(|(c, n)| Event::subscription_count(c, n)),
+            (
+                text,
+                text,
+                prop::option::of(client_data()),
+                prop::option::of(text),
+                prop::option::of(text)
+            )
+                .prop_map(|(c, e, d, s, u)| {
+                    let mut ev = ClientEvent::new(c, e);
+                    ev.data = d;
+                    ev.socket_id = s;
+                    ev.user_id = u.map(Into::into);
+                    Event::from(ev)
+                }),
+            ("[a-z_]{1,12}", any::<i16>()).prop_filter_map("an unknown name", |(name, n)| {
+                let json = serde_json::json!({"name": name, "n": n}).to_string();
+                UnknownEvent::from_json(&json)
+                    .ok()
+                    .filter(|ev| EventKind::from_name(&ev.name).is_none())
+                    .map(Event::from)
+            }),
+        ]
+    }
 }

@@ -218,7 +218,7 @@ impl Verifier {
         } else {
             let key = key.ok_or(Rejection::MissingAppKey)?;
             keyring
-                .secrets_of_app(key)
+                .secrets(key)
                 .ok_or_else(|| Rejection::UnknownAppKey {
                     key: key.to_owned(),
                 })?

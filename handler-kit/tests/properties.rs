@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 use soketi_handler_kit::testing::SignedEnvelope;
-use soketi_handler_kit::wire::{ClientData, ClientEvent, Event, UnknownEvent};
+use soketi_handler_kit::testing::strategy::event;
+use soketi_handler_kit::wire::Event;
 use soketi_handler_kit::{Keyring, Verifier};
 
 const KEY: &str = "app1key";
@@ -12,48 +13,6 @@ const SECRET: &str = "app1secret";
 
 fn verifier() -> Verifier {
     Verifier::new(Keyring::new().app(KEY, SECRET))
-}
-
-fn data() -> impl Strategy<Value = ClientData> {
-    prop_oneof![
-        "\\PC{0,20}".prop_map(|s| ClientData::string(&s)),
-        ("\\PC{0,8}", any::<i32>(), any::<bool>()).prop_map(|(k, n, b)| {
-            ClientData::from_value(&serde_json::json!({ k: [n, b, null], "x": {"y": n} }))
-        }),
-    ]
-}
-
-fn event() -> impl Strategy<Value = Event> {
-    let text = "\\PC{0,16}";
-    prop_oneof![
-        text.prop_map(Event::channel_occupied),
-        text.prop_map(Event::channel_vacated),
-        text.prop_map(Event::cache_miss),
-        (text, text).prop_map(|(c, u)| Event::member_added(c, u)),
-        (text, any::<u32>()).prop_map(|(c, u)| Event::member_removed(c, u64::from(u))),
-        (text, any::<u64>()).prop_map(|(c, n)| Event::subscription_count(c, n)),
-        (
-            text,
-            text,
-            prop::option::of(data()),
-            prop::option::of(text),
-            prop::option::of(text)
-        )
-            .prop_map(|(c, e, d, s, u)| {
-                let mut ev = ClientEvent::new(c, e);
-                ev.data = d;
-                ev.socket_id = s;
-                ev.user_id = u.map(Into::into);
-                Event::from(ev)
-            }),
-        ("[a-z_]{1,12}", any::<i16>()).prop_filter_map("an unknown name", |(name, n)| {
-            let json = serde_json::json!({"name": name, "n": n}).to_string();
-            UnknownEvent::from_json(&json)
-                .ok()
-                .filter(|ev| soketi_handler_kit::wire::EventKind::from_name(&ev.name).is_none())
-                .map(Event::from)
-        }),
-    ]
 }
 
 proptest! {

@@ -1,8 +1,8 @@
 //! Events from JSON text: what the CLI reads from its arguments, files and standard input.
 //!
 //! Each event is first rewritten exactly as JavaScript's `JSON.stringify(JSON.parse(text))`
-//! prints it (the kit's [`soketi_handler_kit::wire::js_json`]), then decoded into a
-//! wire [`Event`]. So what is sent is what soketi would have sent for the same input:
+//! prints it (the kit's [`soketi_handler_kit::wire::js_json`]), then decoded from that text
+//! into a wire [`Event`]. So what is sent is what soketi would have sent for the same input:
 //!
 //! - numbers are re-printed the JavaScript way: `1.0` → `1`, `1e21` → `1e+21`, `-0` → `0`, and
 //!   an integer beyond 2^53 is rounded to the nearest double (`9007199254740993` →
@@ -49,12 +49,10 @@ impl EventParseError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_event(text: &str) -> Result<Event, EventParseError> {
+    // Two passes, each needed: JavaScript's reading and printing, then the event read from
+    // what JavaScript would have printed (which is JSON: the kit's printer writes nothing else).
     let canonical = js_json::canonicalize(text)?;
-    let raw = serde_json::value::RawValue::from_string(canonical).map_err(|_| JsJsonError {
-        offset: 0,
-        reason: "not representable as JSON",
-    })?;
-    Ok(Event::from_raw(&raw)?)
+    Ok(Event::from_json(&canonical)?)
 }
 
 /// Reads events from JSON lines (blank lines are skipped). The error names the 1-based line.

@@ -13,8 +13,9 @@
 //! documented `region` works.
 //!
 //! - [`config`]: soketi's app and webhook JSON, validated;
-//! - [`route`]: which events go to which webhook, batching and splitting (pure);
-//! - [`deliver`]: retry policy, transports, reports, dead letters;
+//! - [`route`]: which events go to which webhook, split under the size limits, each request
+//!   signed in one place (pure);
+//! - [`deliver`]: retry policy, transports, reports, dead letters and their replay;
 //! - [`Sender`]: all of it together; [`Queue`] batches in the background;
 //! - [`input`]: events from JSON text, as `JSON.stringify` would print them;
 //! - [`redact`]: the one rule for what is never printed or stored (URL passwords, credential
@@ -84,7 +85,7 @@ mod sender;
 #[cfg(feature = "worker")]
 pub mod worker;
 
-pub use queue::{Queue, QueueConfig, QueueError, QueueReport};
+pub use queue::{BatchLimits, Queue, QueueConfig, QueueError, QueueReport};
 pub use sender::{BuildError, RegionFallback, Sender, SenderBuilder, UnknownApp};
 
 /// The README's examples, compiled as doc tests so that they stay true.

@@ -146,8 +146,9 @@ impl<V: AsRef<str>> fmt::Debug for Headers<'_, V> {
     }
 }
 
-/// A webhook URL: [`as_str`](WebhookUrl::as_str) gives it whole, to send to; `Display` and
-/// `Debug` hide its password (see [`url`]), so that reports, logs and errors never show it.
+/// A webhook URL: [`as_str`](WebhookUrl::as_str) gives it whole, to send to; `Display`,
+/// `Debug` and serializing hide its password (see [`url`]), so that reports, logs, errors and
+/// dead letters never show it.
 ///
 /// ```
 /// use soketi_lambda_sender::redact::WebhookUrl;
@@ -179,6 +180,12 @@ impl WebhookUrl {
     pub fn has_password(&self) -> bool {
         has_password(&self.0)
     }
+
+    /// Whether its password is [`PASSWORD_MASK`]: a URL read back from a dead letter, which
+    /// does not store passwords.
+    pub fn password_hidden(&self) -> bool {
+        self.0.contains(&format!(":{PASSWORD_MASK}@"))
+    }
 }
 
 impl fmt::Display for WebhookUrl {
@@ -190,6 +197,19 @@ impl fmt::Display for WebhookUrl {
 impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("WebhookUrl").field(&self.redacted()).finish()
+    }
+}
+
+/// Serialized (in dead letters) with its password hidden.
+impl serde::Serialize for WebhookUrl {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(input: D) -> Result<Self, D::Error> {
+        String::deserialize(input).map(WebhookUrl)
     }
 }
 

@@ -123,12 +123,12 @@ impl WorkerError {
 /// A consumer of soketi's SQS webhook queue; see the module docs.
 ///
 /// ```no_run
-/// use soketi_lambda_sender::config::apps_from_json;
+/// use soketi_lambda_sender::config::parse_apps_file;
 /// use soketi_lambda_sender::worker::{Worker, WorkerConfig};
 /// use soketi_lambda_sender::Sender;
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let sender = Sender::builder().apps(apps_from_json(&std::fs::read_to_string("apps.json")?)?).build().await?;
+/// let sender = Sender::builder().apps(parse_apps_file(&std::fs::read_to_string("apps.json")?)?).build().await?;
 /// let sqs = aws_sdk_sqs::Client::new(&aws_config::load_from_env().await);
 /// let worker = Worker::new(sender, sqs, WorkerConfig::new("https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo"));
 /// // Runs for an hour, then finishes the batches in flight (a CLI would wait for a signal).

@@ -137,6 +137,54 @@ fn verify_with_another_secret_or_unknown_key_is_rejected_and_usage_errors_exit_2
 }
 
 #[test]
+fn verify_reads_soketis_apps_file_and_the_kits_app_secrets_each_by_its_own_flag() {
+    let file = common::vectors_dir().join("001.json");
+    let secrets = tmp("app-secrets.json");
+    std::fs::write(
+        &secrets,
+        r#"{"app1key":["rotated","app1secret"],"app2key":"app2secret"}"#,
+    )
+    .expect("write");
+    let verify = |extra: &[&str]| {
+        run(bin()
+            .args(["verify", "--app-secrets"])
+            .arg(&secrets)
+            .args(extra)
+            .arg(&file))
+    };
+    let out = verify(&[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["app_key"], "app1key");
+    assert_eq!(code(&verify(&["--key", "app1key"])), 0);
+    let out = verify(&["--key", "app2key"]);
+    assert_eq!(code(&out), 1, "only app2key's secrets: app1key is unknown");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UnknownAppKey"));
+    assert_eq!(code(&verify(&["--key", "app9key"])), 2, "not in the file");
+
+    // Each flag reads its own format: no guessing.
+    let out = run(bin().args(["verify", "--apps"]).arg(&secrets).arg(&file));
+    assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--app-secrets"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let apps = tmp("apps-file.json");
+    std::fs::write(
+        &apps,
+        r#"[{"id":"1","key":"app1key","secret":"app1secret"}]"#,
+    )
+    .expect("write");
+    assert_eq!(
+        code(&run(bin()
+            .args(["verify", "--app-secrets"])
+            .arg(&apps)
+            .arg(&file))),
+        2
+    );
+}
+
+#[test]
 fn sign_reproduces_soketi_and_its_output_verifies() {
     let recorded = std::fs::read_to_string(common::vectors_dir().join("029.json")).expect("vector");
     let out = run(bin().args([

@@ -15,8 +15,10 @@ use soketi_lambda_sender::config::{App, InvocationMode, Target};
 use soketi_lambda_sender::deliver::{
     DeadLetter, DeliveryReport, FailureKind, MAX_RESPONSE_BYTES, Outcome, Replay, RetryPolicy,
 };
-use soketi_lambda_sender::route::{BatchLimits, Limits};
-use soketi_lambda_sender::{QueueConfig, QueueError, QueueReport, RegionFallback, Sender};
+use soketi_lambda_sender::route::Limits;
+use soketi_lambda_sender::{
+    BatchLimits, QueueConfig, QueueError, QueueReport, RegionFallback, Sender,
+};
 
 const INVOKE_PATH: &str = "/2015-03-31/functions/my-function/invocations";
 

@@ -93,8 +93,12 @@ async fn every_recorded_job_reaches_exactly_the_webhooks_that_want_its_events() 
     let mut want_members = Vec::new();
     for (file, _, body) in recorded_jobs() {
         let job = QueueJob::parse(&body).unwrap();
-        let events: Vec<Event> = job
-            .verify(&[Secret::new("app1secret")])
+        let events: Vec<Event> = Verifier::new(Keyring::new().app("app1key", "app1secret"))
+            .verify_parts(
+                job.payload_json().as_bytes(),
+                Some(job.app_key()),
+                Some(&job.signature().to_string()),
+            )
             .unwrap()
             .payload()
             .events()

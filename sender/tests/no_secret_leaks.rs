@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use cli_support::{bin, run_async, tmp};
 use common::{FakeServer, Reply};
 use soketi_handler_kit::wire::Event;
-use soketi_lambda_sender::config::{App, apps_from_json};
+use soketi_lambda_sender::config::{App, parse_apps_file};
 use soketi_lambda_sender::deliver::{
     DeadLetter, DeadLetterSink, Replay, RetryPolicy, parse_dead_letters, read_dead_letters,
 };
@@ -108,7 +108,7 @@ async fn logs_debug_output_and_dead_letters_never_show_a_secret() {
     let dead = dead_dir.join("dead.jsonl");
     let events = vec![Event::channel_occupied("private-a")];
     for server in [&ok, &failing, &dropping] {
-        let apps = apps_from_json(&apps_json(&server.url)).expect("apps");
+        let apps = parse_apps_file(&apps_json(&server.url)).expect("apps");
         outputs.push(("apps", format!("{apps:?}")));
         let sender = sender(apps).await;
         outputs.push(("sender", format!("{sender:?}")));
@@ -143,7 +143,7 @@ async fn logs_debug_output_and_dead_letters_never_show_a_secret() {
         std::fs::read_to_string(&dead).expect("file"),
     ));
     outputs.push(("dead-letter file debug", format!("{file:?}")));
-    let apps = apps_from_json(&apps_json(&ok.url)).expect("apps");
+    let apps = parse_apps_file(&apps_json(&ok.url)).expect("apps");
     let replayer = sender(apps.clone()).await;
     for (_, letter) in &file.letters {
         for replay in [Replay::new(), Replay::new().resign_at(2)] {

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use soketi_handler_kit::wire::{ClientData, ClientEvent, Event, EventKind, UnknownEvent};
+use soketi_handler_kit::testing::strategy::event;
+use soketi_handler_kit::wire::{Event, EventKind};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::{App, Target, Webhook};
 use soketi_lambda_sender::deliver::{
@@ -15,50 +16,6 @@ use soketi_lambda_sender::route::{Limits, plan};
 
 const KEY: &str = "app1key";
 const SECRET: &str = "app1secret";
-
-// The same generator as the kit's properties (handler-kit/tests/properties.rs): every event
-// type, client data as strings and objects, unknown events.
-fn data() -> impl Strategy<Value = ClientData> {
-    prop_oneof![
-        "\\PC{0,20}".prop_map(|s| ClientData::string(&s)),
-        ("\\PC{0,8}", any::<i32>(), any::<bool>()).prop_map(|(k, n, b)| {
-            ClientData::from_value(&serde_json::json!({ k: [n, b, null], "x": {"y": n} }))
-        }),
-    ]
-}
-
-fn event() -> impl Strategy<Value = Event> {
-    let text = "\\PC{0,16}";
-    prop_oneof![
-        text.prop_map(Event::channel_occupied),
-        text.prop_map(Event::channel_vacated),
-        text.prop_map(Event::cache_miss),
-        (text, text).prop_map(|(c, u)| Event::member_added(c, u)),
-        (text, any::<u32>()).prop_map(|(c, u)| Event::member_removed(c, u64::from(u))),
-        (text, any::<u64>()).prop_map(|(c, n)| Event::subscription_count(c, n)),
-        (
-            text,
-            text,
-            prop::option::of(data()),
-            prop::option::of(text),
-            prop::option::of(text)
-        )
-            .prop_map(|(c, e, d, s, u)| {
-                let mut ev = ClientEvent::new(c, e);
-                ev.data = d;
-                ev.socket_id = s;
-                ev.user_id = u.map(Into::into);
-                Event::from(ev)
-            }),
-        ("[a-z_]{1,12}", any::<i16>()).prop_filter_map("an unknown name", |(name, n)| {
-            let json = serde_json::json!({"name": name, "n": n}).to_string();
-            UnknownEvent::from_json(&json)
-                .ok()
-                .filter(|ev| EventKind::from_name(&ev.name).is_none())
-                .map(Event::from)
-        }),
-    ]
-}
 
 /// An app with a synchronous and an asynchronous Lambda webhook and an HTTP webhook, each
 /// wanting every event type, with custom headers.
@@ -220,7 +177,7 @@ fn the_fuzz_seeds_are_current() {
     }
     for (name, bytes) in read("sender_apps_file") {
         let text = String::from_utf8(bytes).expect("UTF-8");
-        let result = soketi_lambda_sender::config::apps_from_json(&text);
+        let result = soketi_lambda_sender::config::parse_apps_file(&text);
         assert_eq!(
             result.is_err(),
             name.starts_with("errors"),

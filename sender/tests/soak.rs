@@ -30,8 +30,7 @@ use soketi_handler_kit::wire::{ClientData, ClientEvent, Event, EventKind};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::{App, Filter, StaticCredentials, Webhook};
 use soketi_lambda_sender::deliver::{DeadLetter, DeliveryReport, Replay, RetryPolicy};
-use soketi_lambda_sender::route::BatchLimits;
-use soketi_lambda_sender::{QueueConfig, QueueReport, Sender};
+use soketi_lambda_sender::{BatchLimits, QueueConfig, QueueReport, Sender};
 
 /// Counts the bytes allocated and not yet freed, process-wide.
 struct Counting;

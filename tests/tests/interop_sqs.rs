@@ -32,7 +32,8 @@ use soketi_e2e_tests::proxy::{Record, RecordingProxy};
 use soketi_e2e_tests::soketi::{self, Soketi, run_node_script};
 use soketi_e2e_tests::tools::run_dir;
 use soketi_e2e_tests::watch::Watch;
-use soketi_handler_kit::wire::{Envelope, QueueJob, Secret};
+use soketi_handler_kit::wire::{Envelope, QueueJob};
+use soketi_handler_kit::{Keyring, Verifier};
 
 const EVERYTHING: &str = "example-function";
 const MEMBERS: &str = "example-function-members";
@@ -289,8 +290,12 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
     while let Some(messages) = Some(moto.receive(&dlq, 10, 0)).filter(|m| !m.is_empty()) {
         for message in messages {
             let job = QueueJob::parse(&message.body).expect("a dead-lettered job reads");
-            let verified = job
-                .verify(&[Secret::new(soketi::APP_SECRET)])
+            let verified = Verifier::new(Keyring::new().app(job.app_key(), soketi::APP_SECRET))
+                .verify_parts(
+                    job.payload_json().as_bytes(),
+                    Some(job.app_key()),
+                    Some(&job.signature().to_string()),
+                )
                 .expect("a dead-lettered job verifies");
             dead.extend(payload_events(verified.payload().as_json()));
             moto.delete(&dlq, &message.receipt_handle);

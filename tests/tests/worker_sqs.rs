@@ -14,7 +14,7 @@ use soketi_e2e_tests::process::poll_until;
 use soketi_handler_kit::wire::{Event, Headers, QueueJob, Secret, write_job};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::Sender;
-use soketi_lambda_sender::config::apps_from_json;
+use soketi_lambda_sender::config::parse_apps_file;
 use soketi_lambda_sender::deliver::RetryPolicy;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig};
 
@@ -128,7 +128,7 @@ fn the_worker_delivers_every_job_once_and_leaves_the_failing_one_in_the_queue() 
                                         "MessageGroupId": group, "MessageDeduplicationId": channel}));
     }
     let target = Target::start();
-    let apps = apps_from_json(
+    let apps = parse_apps_file(
         &json!([{"id": "app1", "key": "app1key", "secret": "app1secret",
                  "webhooks": [{"url": target.url, "event_types": ["channel_occupied",
                    "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"]}]}])
@@ -184,12 +184,18 @@ fn the_worker_delivers_every_job_once_and_leaves_the_failing_one_in_the_queue() 
     };
 
     // Everything but the failing job gets delivered and deleted.
+    let verifier = Verifier::new(Keyring::new().app("app1key", "app1secret"));
     let mut want: Vec<Event> = bodies
         .iter()
         .flat_map(|b| {
-            QueueJob::parse(b)
-                .unwrap()
-                .verify(&[Secret::new("app1secret")])
+            let job = QueueJob::parse(b).unwrap();
+            let signature = job.signature().to_string();
+            verifier
+                .verify_parts(
+                    job.payload_json().as_bytes(),
+                    Some(job.app_key()),
+                    Some(&signature),
+                )
                 .unwrap()
                 .payload()
                 .events()

@@ -7,11 +7,29 @@
 //! app secret — that is, of the payload's bytes exactly as they stand inside the message. On SQS
 //! each job is one message of a FIFO queue, in the message group `<appId>_<queue name>`.
 //!
-//! [`QueueJob::parse`] reads the job without decoding its payload; [`QueueJob::verify`] checks
-//! the signature over the payload's exact bytes against every secret the app accepts (current
-//! and previous, so that a rotation between enqueue and delivery loses nothing), in constant
-//! time, and only then reads the payload. A job that verifies with none is a
-//! [`JobError::SignatureMismatch`], never a silent drop (soketi's own consumer drops it).
+//! [`QueueJob::parse`] reads the job without decoding its payload. Its signature is checked as
+//! any webhook's is, by a [`Verifier`](crate::Verifier): over the payload's exact bytes
+//! ([`QueueJob::payload_json`]), with the secrets of the app its key names (current and
+//! previous, so that a rotation between enqueue and delivery loses nothing), in constant time,
+//! before the payload is read:
+//!
+//! ```
+//! use soketi_handler_kit::wire::QueueJob;
+//! use soketi_handler_kit::{Keyring, Verifier};
+//! let body = std::fs::read_to_string(concat!(
+//!     env!("CARGO_MANIFEST_DIR"),
+//!     "/tests/vectors/sqs-jobs/001.json"
+//! ))?;
+//! let job = QueueJob::parse(&body)?;
+//! let verifier = Verifier::new(Keyring::new().app("app1key", "new-secret").app("app1key", "app1secret"));
+//! let signature = job.signature().to_string();
+//! let verified = verifier.verify_parts(job.payload_json().as_bytes(), Some(job.app_key()), Some(&signature))?;
+//! assert_eq!(verified.payload().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What a consumer does with a job it cannot deliver (soketi's own drops it) is the
+//! consumer's: the sender's queue path (`soketi-lambda-sender`'s `jobs`) has its errors.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -19,9 +37,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::events::EventDecodeError;
 use super::js_json;
-use super::payload::{PayloadError, ReceivedPayload};
 use super::signature::{Secret, Signature};
 use crate::untrusted::Untrusted;
 
@@ -39,21 +55,14 @@ pub const JOB_QUEUES: [&str; 6] = [
 /// One of soketi's queue jobs, read but not yet verified: nothing of the payload is decoded.
 ///
 /// ```
-/// use soketi_handler_kit::wire::{QueueJob, Secret};
+/// use soketi_handler_kit::wire::QueueJob;
 /// let body = std::fs::read_to_string(concat!(
 ///     env!("CARGO_MANIFEST_DIR"),
 ///     "/tests/vectors/sqs-jobs/001.json"
 /// ))?;
 /// let job = QueueJob::parse(&body)?;
 /// assert_eq!((job.app_key(), job.app_id()), ("app1key", "app1"));
-/// // The previous secret is tried too: a job signed before a rotation still verifies.
-/// let verified = job.verify(&[Secret::new("new-secret"), Secret::new("app1secret")])?;
-/// assert_eq!(verified.secret_index(), 1);
-/// assert_eq!(verified.payload().len(), 1);
-/// // A secret that signed nothing of it: an error that names the app key, never a drop.
-/// let error = job.verify(&[Secret::new("other")]).unwrap_err();
-/// assert_eq!(error.kind(), "SignatureMismatch");
-/// assert!(error.to_string().contains("app1key"), "{error}");
+/// assert!(job.payload_json().starts_with(r#"{"time_ms":"#));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -81,9 +90,9 @@ impl<'a> QueueJob<'a> {
     /// Reads a job from the message body: a JSON object with a string `appKey`, a string or
     /// number `appId`, a `payload` and a string `originalPusherSignature` (64 lowercase hex
     /// digits). Other members are ignored; a duplicate one is an error.
-    pub fn parse(body: &'a str) -> Result<Self, JobError> {
+    pub fn parse(body: &'a str) -> Result<Self, MalformedJob> {
         let raw: RawJob<'a> = serde_json::from_str(body).map_err(|e| {
-            JobError::Malformed(format!(
+            MalformedJob(format!(
                 "the message is not a soketi webhook job {{\"appKey\",\"appId\",\"payload\",\
                  \"originalPusherSignature\"}}: {e}"
             ))
@@ -91,19 +100,19 @@ impl<'a> QueueJob<'a> {
         let id = raw.app_id.get();
         let app_id = if id.starts_with('"') {
             serde_json::from_str::<String>(id)
-                .map_err(|e| JobError::Malformed(format!("`appId` is not a string: {e}")))?
+                .map_err(|e| MalformedJob(format!("`appId` is not a string: {e}")))?
         } else if id.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             id.to_owned()
         } else {
-            return Err(JobError::Malformed(
+            return Err(MalformedJob(
                 "`appId` must be a string or a number".to_owned(),
             ));
         };
         if raw.app_key.is_empty() {
-            return Err(JobError::Malformed("`appKey` is empty".to_owned()));
+            return Err(MalformedJob("`appKey` is empty".to_owned()));
         }
         let signature = Signature::from_hex(&raw.signature).map_err(|e| {
-            JobError::Malformed(format!(
+            MalformedJob(format!(
                 "`originalPusherSignature` of the job for app key `{}`: {e}",
                 Untrusted(&raw.app_key)
             ))
@@ -116,7 +125,8 @@ impl<'a> QueueJob<'a> {
         })
     }
 
-    /// The app key (`appKey`), as soketi wrote it: unverified until [`QueueJob::verify`].
+    /// The app key (`appKey`), as soketi wrote it: unverified until a
+    /// [`Verifier`](crate::Verifier) checked the payload with its secrets.
     pub fn app_key(&self) -> &str {
         &self.app_key
     }
@@ -134,66 +144,6 @@ impl<'a> QueueJob<'a> {
     /// `originalPusherSignature`.
     pub fn signature(&self) -> Signature {
         self.signature
-    }
-
-    /// Checks the signature over the payload's exact bytes with each of `secrets` (the app's
-    /// current secret first, then previous ones), each comparison in constant time; then reads
-    /// the payload. [`JobError::SignatureMismatch`] when none signed it.
-    pub fn verify(&self, secrets: &[Secret]) -> Result<VerifiedJob<'a>, JobError> {
-        let bytes = self.payload.as_bytes();
-        // Every secret is tried, so the time taken does not say which one matched.
-        let mut matched = None;
-        for (index, secret) in secrets.iter().enumerate() {
-            if secret.verifies(bytes, &self.signature) && matched.is_none() {
-                matched = Some(index);
-            }
-        }
-        let Some(secret_index) = matched else {
-            return Err(JobError::SignatureMismatch {
-                app_key: self.app_key.to_string(),
-                secrets: secrets.len(),
-            });
-        };
-        let payload = ReceivedPayload::parse(self.payload).map_err(JobError::Payload)?;
-        Ok(VerifiedJob {
-            app_key: self.app_key.to_string(),
-            app_id: self.app_id.clone(),
-            secret_index,
-            payload,
-        })
-    }
-}
-
-/// A job whose signature checked out, with its payload read (events located, decoded on
-/// demand by [`ReceivedPayload::events`]).
-#[derive(Debug, Clone)]
-pub struct VerifiedJob<'a> {
-    app_key: String,
-    app_id: String,
-    secret_index: usize,
-    payload: ReceivedPayload<'a>,
-}
-
-impl<'a> VerifiedJob<'a> {
-    /// The app key.
-    pub fn app_key(&self) -> &str {
-        &self.app_key
-    }
-
-    /// The app id.
-    pub fn app_id(&self) -> &str {
-        &self.app_id
-    }
-
-    /// Which of the secrets given to [`QueueJob::verify`] signed it (0: the first, the current
-    /// one; more: a previous one, e.g. during a rotation).
-    pub fn secret_index(&self) -> usize {
-        self.secret_index
-    }
-
-    /// The payload.
-    pub fn payload(&self) -> &ReceivedPayload<'a> {
-        &self.payload
     }
 }
 
@@ -226,86 +176,27 @@ pub fn write_job(app_key: &str, app_id: &str, payload_json: &str, secret: &Secre
     out
 }
 
-/// Why a queue job cannot be delivered. Each says what was wrong; app keys from the message
-/// are shown escaped and cut (they are unverified).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JobError {
-    /// The message is not a soketi job (not JSON, a field missing or of the wrong type, a
-    /// signature that is not 64 lowercase hex digits).
-    #[error("{0}")]
-    Malformed(String),
-    /// No app with the job's key is configured.
-    #[error(
-        "no app with key `{}` is configured: add it to the apps, or remove the job from the queue",
-        Untrusted(app_key)
-    )]
-    UnknownApp {
-        /// The job's app key, as it came.
-        app_key: String,
-    },
-    /// The signature matches none of the app's secrets: the job was signed with a secret not
-    /// configured (an older one after a rotation, or another app's), or it was altered.
-    #[error(
-        "the job for app key `{}` is signed by none of the app's {secrets} configured secret(s): \
-         configure the secret it was signed with (e.g. as a previous secret during a rotation), \
-         or the job was altered",
-        Untrusted(app_key)
-    )]
-    SignatureMismatch {
-        /// The job's app key, as it came.
-        app_key: String,
-        /// How many secrets were tried.
-        secrets: usize,
-    },
-    /// The signature verified, but the payload is not `{"time_ms":…,"events":[…]}`.
-    #[error("the job's payload: {0}")]
-    Payload(PayloadError),
-    /// The signature verified, but an event cannot be read.
-    #[error("the job's payload: {0}")]
-    Event(EventDecodeError),
-}
+/// Why a message is not one of soketi's queue jobs: not JSON, a field missing or of the wrong
+/// type, a signature that is not 64 lowercase hex digits. The message says which; an app key
+/// in it is shown escaped and cut (it is unverified).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedJob(String);
 
-impl JobError {
-    /// An [`JobError::UnknownApp`] for `app_key`.
-    pub fn unknown_app(app_key: impl Into<String>) -> Self {
-        JobError::UnknownApp {
-            app_key: app_key.into(),
-        }
-    }
+/// Shows unverified text from a job (its app key) in a message or a log field as the kit shows
+/// any text from a request: control characters escaped, cut after 64 characters.
+///
+/// ```
+/// use soketi_handler_kit::wire::Unverified;
+/// assert_eq!(Unverified("a\nWARN forged").to_string(), "a\\nWARN forged");
+/// assert!(Unverified(&"k".repeat(1000)).to_string().len() < 100);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Unverified<'a>(pub &'a str);
 
-    /// An [`JobError::Event`] for an event of a verified job that cannot be read.
-    pub fn event(error: EventDecodeError) -> Self {
-        JobError::Event(error)
-    }
-
-    /// The stable name: `MalformedJob`, `UnknownApp`, `SignatureMismatch`, `InvalidPayload`,
-    /// `InvalidEvent`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            JobError::Malformed(_) => "MalformedJob",
-            JobError::UnknownApp { .. } => "UnknownApp",
-            JobError::SignatureMismatch { .. } => "SignatureMismatch",
-            JobError::Payload(_) => "InvalidPayload",
-            JobError::Event(_) => "InvalidEvent",
-        }
-    }
-
-    /// The job's app key, when the error is about one app (shown escaped and cut when
-    /// displayed through [`JobError::app_key_for_log`]).
-    pub fn app_key(&self) -> Option<&str> {
-        match self {
-            JobError::UnknownApp { app_key } | JobError::SignatureMismatch { app_key, .. } => {
-                Some(app_key)
-            }
-            _ => None,
-        }
-    }
-
-    /// The app key fit for a log field: escaped, at most 64 characters, `-` when none.
-    pub fn app_key_for_log(&self) -> String {
-        self.app_key()
-            .map_or_else(|| "-".to_owned(), |k| Untrusted(k).to_string())
+impl fmt::Display for Unverified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Untrusted(self.0).fmt(f)
     }
 }
 
@@ -331,7 +222,13 @@ mod tests {
         let body = write_job("k", "1", PAYLOAD, &Secret::new("s"));
         let job = QueueJob::parse(&body).expect("job");
         assert_eq!(job.payload_json(), PAYLOAD);
-        let verified = job.verify(&[Secret::new("s")]).expect("verifies");
+        let verified = crate::Verifier::new(crate::Keyring::new().app("k", "s"))
+            .verify_parts(
+                job.payload_json().as_bytes(),
+                Some(job.app_key()),
+                Some(&job.signature().to_string()),
+            )
+            .expect("verifies");
         assert_eq!(verified.payload().time_ms(), 1);
     }
 
@@ -372,36 +269,24 @@ mod tests {
             ),
         ];
         for (body, needle) in cases {
-            let error = QueueJob::parse(&body).expect_err(&body);
-            assert_eq!(error.kind(), "MalformedJob");
+            let error: MalformedJob = QueueJob::parse(&body).expect_err(&body);
             assert!(error.to_string().contains(needle), "{error}");
         }
     }
 
     #[test]
-    fn a_mismatch_shows_the_key_escaped_and_cut() {
+    fn a_key_in_a_message_is_escaped_and_cut() {
         let key = format!("evil\nWARN forged {}", "k".repeat(200));
-        let body = write_job(&key, "1", PAYLOAD, &Secret::new("s"));
-        let error = QueueJob::parse(&body)
-            .expect("job")
-            .verify(&[Secret::new("other")])
-            .expect_err("mismatch");
-        let shown = error.to_string();
+        let body = write_job(&key, "1", PAYLOAD, &Secret::new("s")).replace(
+            &Secret::new("s").sign(PAYLOAD.as_bytes()).to_string(),
+            "not hex",
+        );
+        let shown = QueueJob::parse(&body)
+            .expect_err("bad signature")
+            .to_string();
         assert!(!shown.contains('\n'), "{shown}");
         assert!(shown.contains("evil\\nWARN"), "{shown}");
         assert!(shown.len() < 400, "{shown}");
-        assert_eq!(error.app_key(), Some(key.as_str()));
-        assert!(!error.app_key_for_log().contains('\n'));
-    }
-
-    #[test]
-    fn a_verified_job_with_a_bad_payload_is_an_error_not_a_panic() {
-        let payload = r#"{"time_ms":"soon","events":[]}"#;
-        let body = write_job("k", "1", payload, &Secret::new("s"));
-        let error = QueueJob::parse(&body)
-            .expect("job")
-            .verify(&[Secret::new("s")])
-            .expect_err("bad payload");
-        assert_eq!(error.kind(), "InvalidPayload");
+        assert_eq!(Unverified(&key).to_string(), Untrusted(&key).to_string());
     }
 }

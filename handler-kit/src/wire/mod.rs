@@ -11,8 +11,9 @@
 //! - the Lambda invocation event `{"payload":…,"headers":…}`, read ([`Envelope`]) and written
 //!   ([`write_lambda_body`]);
 //! - [`js_json`]: JSON printed exactly as JavaScript's `JSON.stringify` prints it;
-//! - soketi's queue job `{appKey, appId, payload, originalPusherSignature}`, read and verified
-//!   ([`QueueJob`]) and written ([`write_job`]).
+//! - soketi's queue job `{appKey, appId, payload, originalPusherSignature}`, read
+//!   ([`QueueJob`], verified as any payload by a [`Verifier`](crate::Verifier)) and written
+//!   ([`write_job`]).
 //!
 //! Reading is one pass over the bytes (a scanner that records where each part lies); nothing
 //! is decoded before the signature has been checked, and nothing is ever re-serialized.
@@ -34,7 +35,7 @@ pub use events::{
     UnknownEvent, UserId,
 };
 pub(crate) use events::{Located, Name, with_event_types};
-pub use job::{JOB_QUEUES, JobError, QueueJob, VerifiedJob, write_job};
+pub use job::{JOB_QUEUES, MalformedJob, QueueJob, Unverified, write_job};
 pub use payload::{
     DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
 };

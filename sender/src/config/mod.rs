@@ -18,23 +18,25 @@
 //! assert_eq!(err.webhook(), Some(1));
 //! assert_eq!(err.field(), "webhooks[1].event_types[0]");
 //! ```
-
 //!
-//! Inside (each item has one public path, this module):
-//! - `model`: [`App`], [`Webhook`], [`Target`] and the values they hold;
-//! - `apps_file`: reading soketi's apps file ([`apps_from_json`], [`App::from_json`],
-//!   [`app_secrets_from_json`]);
+//! Inside (each item has one public path, this module), lower modules first:
+//! - `error`: [`ConfigError`] and its [`ConfigErrorKind`];
+//! - `target`: [`Target`] and its kinds, with all that differs between them (the body of a
+//!   request, the checks, the form a dead letter stores);
+//! - `model`: [`App`], [`Webhook`], [`Filter`];
 //! - `validate`: the checks every webhook passes, parsed or built in code;
-//! - `error`: [`ConfigError`] and its [`ConfigErrorKind`].
+//! - `apps_file`: reading soketi's apps file ([`parse_apps_file`], [`App::from_json`],
+//!   [`parse_apps_file_credentials`]).
 
 mod apps_file;
 mod error;
 mod model;
+mod target;
 mod validate;
 
-pub use apps_file::{AppSecret, app_secrets_from_json, apps_from_json};
+pub use apps_file::{AppCredentials, parse_apps_file, parse_apps_file_credentials};
 pub use error::{ConfigError, ConfigErrorKind};
-pub use model::{
-    App, Filter, HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
-    Webhook,
+pub use model::{App, Filter, Webhook};
+pub use target::{
+    HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
 };

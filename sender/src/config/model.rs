@@ -1,14 +1,15 @@
-//! The configuration's values: apps, webhooks, targets, filters; built in code or read by
-//! [`apps_file`](super::apps_file).
+//! The configuration's values: apps, webhooks and their filters (targets are in
+//! [`target`](super::target)); built in code or read by [`apps_file`](super::apps_file).
 
 use std::fmt;
 
-use serde_json::Value;
 use soketi_handler_kit::wire::{Event, EventKind, Secret};
 
-use super::apps_file::parse_app;
-use super::error::{ConfigError, ConfigErrorKind};
-use crate::redact::{self, WebhookUrl};
+use super::error::ConfigError;
+use super::target::{
+    HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
+};
+use crate::redact;
 
 /// One soketi app: its id, key, secret and webhooks.
 ///
@@ -56,7 +57,7 @@ impl App {
     /// ```
     /// use soketi_lambda_sender::config::App;
     /// let app = App::new("1", "app1key", "new-secret").previous_secret("old-secret");
-    /// assert_eq!(app.job_secrets().len(), 2);
+    /// assert_eq!(app.secrets().count(), 2);
     /// ```
     pub fn previous_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.previous_secrets.push(Secret::new(secret));
@@ -65,29 +66,14 @@ impl App {
 
     /// The secrets a queue job of this app may be signed with: the current one first, then the
     /// previous ones.
-    pub fn job_secrets(&self) -> Vec<Secret> {
-        std::iter::once(self.secret.clone())
-            .chain(self.previous_secrets.iter().cloned())
-            .collect()
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.secret).chain(&self.previous_secrets)
     }
 
     /// Adds a webhook.
     pub fn webhook(mut self, webhook: Webhook) -> Self {
         self.webhooks.push(webhook);
         self
-    }
-
-    /// Reads one app from soketi's JSON.
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}"))
-        })?;
-        App::from_value(&value)
-    }
-
-    /// Reads one app from an already parsed JSON value.
-    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
-        parse_app(value, "")
     }
 
     /// Checks the webhooks: a target, at least one event type, no reserved custom header, and
@@ -98,194 +84,6 @@ impl App {
             webhook.validate(index, "")?;
         }
         Ok(())
-    }
-}
-
-/// Where a webhook's events go.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Target {
-    /// An HTTP `url` webhook: the payload is POSTed as the body.
-    Http(HttpTarget),
-    /// A `lambda_function` webhook: the function is invoked with `{payload, headers}`.
-    Lambda(LambdaTarget),
-}
-
-impl Target {
-    /// A short description for reports and logs, e.g. `lambda:my-function` or the URL (its
-    /// password hidden, see [`redact`]).
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Http(http) => http.url.to_string(),
-            Target::Lambda(lambda) => format!("lambda:{}", lambda.function),
-        }
-    }
-}
-
-/// An HTTP webhook target. `Debug` and `Display` of its URL hide the URL's password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpTarget {
-    /// The URL the payload is POSTed to ([`WebhookUrl::as_str`] gives it whole).
-    pub url: WebhookUrl,
-}
-
-impl HttpTarget {
-    /// A target for `url`.
-    pub fn new(url: impl Into<String>) -> Self {
-        HttpTarget {
-            url: WebhookUrl::new(url),
-        }
-    }
-}
-
-/// How a Lambda function is invoked, from `lambda.async`. Serialized (in dead letters) as
-/// its `InvocationType` value, `RequestResponse` or `Event`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-pub enum InvocationMode {
-    /// `RequestResponse` (`lambda.async` false or absent): the call waits for the function;
-    /// a function error is a failed delivery.
-    #[default]
-    RequestResponse,
-    /// `Event` (`lambda.async: true`): Lambda queues the event and answers 202.
-    Event,
-}
-
-impl InvocationMode {
-    /// The `InvocationType` value: `RequestResponse` or `Event`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            InvocationMode::RequestResponse => "RequestResponse",
-            InvocationMode::Event => "Event",
-        }
-    }
-}
-
-impl fmt::Display for InvocationMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a Lambda webhook's region came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegionSource {
-    /// `lambda.client_options.region`.
-    ClientOptions,
-    /// `lambda.region`.
-    Lambda,
-    /// The webhook's own `region` (documented by soketi, ignored by soketi's code).
-    Webhook,
-    /// The AWS default region chain (`AWS_REGION`, profile, instance metadata), resolved when
-    /// the sender is built.
-    DefaultChain,
-    /// Set in code with [`Webhook::region`].
-    Code,
-}
-
-/// Explicit AWS credentials from `lambda.client_options.credentials`.
-///
-/// `Debug` shows the access key id only.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct StaticCredentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-}
-
-impl StaticCredentials {
-    /// Credentials from their parts.
-    pub fn new(
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<String>,
-        session_token: Option<String>,
-    ) -> Self {
-        StaticCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token,
-        }
-    }
-
-    /// The access key id.
-    pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
-    }
-
-    pub(crate) fn secret_access_key(&self) -> &str {
-        &self.secret_access_key
-    }
-
-    pub(crate) fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref()
-    }
-}
-
-impl fmt::Debug for StaticCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-/// A Lambda webhook target. `Debug` hides the credentials and the endpoint's password.
-///
-/// ```
-/// use soketi_lambda_sender::config::LambdaTarget;
-/// let mut target = LambdaTarget::new("f");
-/// target.endpoint = Some("https://u:hunter2@lambda.example".into());
-/// assert!(!format!("{target:?}").contains("hunter2"));
-/// ```
-#[derive(Clone, PartialEq)]
-#[non_exhaustive]
-pub struct LambdaTarget {
-    /// The function name or ARN.
-    pub function: String,
-    /// `RequestResponse` or `Event`.
-    pub mode: InvocationMode,
-    /// The region; `None` until the sender resolves it from the AWS default chain.
-    pub region: Option<String>,
-    /// Where [`region`](LambdaTarget::region) came from.
-    pub region_source: Option<RegionSource>,
-    /// `lambda.client_options.endpoint`, e.g. a local emulator.
-    pub endpoint: Option<String>,
-    /// `lambda.client_options.credentials`; `None` means the AWS default credential chain.
-    pub credentials: Option<StaticCredentials>,
-}
-
-impl fmt::Debug for LambdaTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaTarget")
-            .field("function", &self.function)
-            .field("mode", &self.mode)
-            .field("region", &self.region)
-            .field("region_source", &self.region_source)
-            .field("endpoint", &self.endpoint.as_deref().map(redact::url))
-            .field("credentials", &self.credentials)
-            .finish()
-    }
-}
-
-impl LambdaTarget {
-    /// A `RequestResponse` target for `function`, with no region yet.
-    pub fn new(function: impl Into<String>) -> Self {
-        LambdaTarget {
-            function: function.into(),
-            mode: InvocationMode::RequestResponse,
-            region: None,
-            region_source: None,
-            endpoint: None,
-            credentials: None,
-        }
     }
 }
 

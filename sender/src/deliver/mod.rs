@@ -23,22 +23,23 @@
 //! - `report`: [`DeliveryReport`], [`Report`], [`Failure`] and its [`FailureKind`];
 //! - `transport`: the retry loop, and the Lambda and HTTP transports (one file each);
 //! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line (no secret in
-//!   it), and how it is sent again ([`Replay`]: to configured webhooks only, optionally
-//!   re-signed);
+//!   it), and the line's versions;
+//! - `replay`: how letters are sent again ([`Replay`]: to configured webhooks only,
+//!   optionally re-signed), a whole file at once ([`Replay::plan`]);
 //! - `sink`: dead-letter files — [`DeadLetterSink`] appends whole lines under a lock (or
 //!   rewrites the file a replay read, keeping what was appended meanwhile),
 //!   [`read_dead_letters`] reads them back, skipping and reporting lines that are not letters.
 
 mod dead_letter;
 mod policy;
+mod replay;
 mod report;
 mod sink;
 mod transport;
 
-pub use dead_letter::{
-    DEAD_LETTER_VERSION, DeadLetter, DeadLetterError, DeadLetterTarget, Replay, ReplayError,
-};
+pub use dead_letter::{DEAD_LETTER_VERSION, DeadLetter, DeadLetterError};
 pub use policy::RetryPolicy;
+pub use replay::{Replay, ReplayError, ReplayPlan, Skipped};
 pub(crate) use report::truncate_text;
 pub use report::{
     Delivered, DeliveryReport, Failure, FailureKind, MAX_RESPONSE_BYTES, Outcome, Report,

@@ -113,17 +113,13 @@ pub struct Delivered {
 /// further. Longer bodies are cut (at a character boundary) and marked truncated.
 pub const MAX_RESPONSE_BYTES: usize = 4096;
 
-/// `text` cut to at most `max` bytes at a character boundary, and whether it was cut.
+/// `text` cut to at most `max` bytes at a character boundary, and whether it was cut: the one
+/// rule for cutting text in reports and failure messages.
 pub(crate) fn truncate_text(mut text: String, max: usize) -> (String, bool) {
-    if text.len() <= max {
-        return (text, false);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = text.floor_char_boundary(max);
+    let cut = end < text.len();
     text.truncate(end);
-    (text, true)
+    (text, cut)
 }
 
 impl Delivered {

@@ -11,6 +11,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use crate::deliver::{DeadLetter, DeadLetterError, Report};
 
 /// Where the dead letters of a send are written, opened before anything is sent so that a file
@@ -35,18 +37,17 @@ use crate::deliver::{DeadLetter, DeadLetterError, Report};
 ///   replay rewrote it), the new failures are appended instead: a letter may then be stored
 ///   twice, never lost. (A program that appends to the file without taking the lock is not
 ///   covered: its lines written during the rewrite may go to the replaced file.)
-/// - **Temporary files** have unpredictable names, are created with `create_new` (`O_EXCL`,
-///   which never follows a symbolic link) next to the file, and are removed on failure.
+/// - **Temporary files** have unpredictable names, are created with `O_EXCL` (which never
+///   follows a symbolic link) next to the file, and are removed on failure (the `tempfile`
+///   crate's guarantees).
 ///
 /// ```
 /// use soketi_lambda_sender::deliver::{read_dead_letters, DeadLetterSink, Report};
-/// # let dir = std::env::temp_dir().join(format!("sink-doc-{}", std::process::id()));
-/// # std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("failed.jsonl");
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("failed.jsonl");
 /// let sink = DeadLetterSink::append(&path)?;
 /// assert_eq!(sink.store(&Report::default())?, 0); // nothing failed: nothing written
 /// assert!(read_dead_letters(&path)?.letters.is_empty());
-/// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -127,31 +128,23 @@ fn write_lines(file: &mut fs::File, lines: &[String], torn: bool) -> io::Result<
     Ok(())
 }
 
-/// A new file next to `path` with an unpredictable name, created with `create_new` (which
-/// never follows a symbolic link) and mode 0600 on Unix.
-fn create_temp(path: &Path) -> io::Result<(PathBuf, fs::File)> {
+/// A new file next to `path` with an unpredictable name (`.<name>.<16 random characters>.tmp`),
+/// created with `O_EXCL` (which never follows a symbolic link) and mode 0600 on Unix, removed
+/// when dropped unless persisted: what the `tempfile` crate guarantees.
+fn create_temp(path: &Path) -> io::Result<NamedTempFile> {
     let name = path.file_name().map_or_else(
         || "dead-letters".into(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let mut last = None;
-    for _ in 0..16 {
-        let temp = path.with_file_name(format!(
-            ".{name}.{:016x}{:016x}.tmp",
-            fastrand::u64(..),
-            fastrand::u64(..)
-        ));
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&temp) {
-            Ok(file) => return Ok((temp, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("no temporary file name left")))
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .rand_bytes(16)
+        .tempfile_in(dir)
 }
 
 impl DeadLetterSink {
@@ -282,15 +275,11 @@ impl DeadLetterSink {
             content.push(b'\n');
         }
         content.extend_from_slice(appended);
-        let (temp, mut file) = create_temp(&self.path)?;
-        let written = file
-            .write_all(&content)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, &self.path));
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written?;
+        // Removed if anything below fails (dropped unpersisted).
+        let mut temp = create_temp(&self.path)?;
+        temp.write_all(&content)?;
+        temp.as_file().sync_all()?;
+        temp.persist(&self.path).map_err(|e| e.error)?;
         // Best effort: the rename itself made durable.
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = fs::File::open(dir).and_then(|d| d.sync_all());
@@ -434,14 +423,9 @@ mod tests {
     use crate::deliver::{DeliveryReport, Failure, FailureKind, Outcome};
     use crate::route::Request;
 
-    fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "soketi-sink-{}-{name}-{:x}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        fs::create_dir_all(&dir).expect("dir");
-        dir
+    /// A directory of its own, removed when dropped.
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().expect("temporary directory")
     }
 
     /// A report of `n` failed requests, their channels `{tag}-0`, `{tag}-1`, ….
@@ -474,8 +458,8 @@ mod tests {
     #[test]
     fn dead_letter_files_are_created_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = dir("mode");
-        let path = dir.join("dead.jsonl");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
         DeadLetterSink::append(&path)
             .expect("open")
             .store(&failed("a", 1))
@@ -490,13 +474,12 @@ mod tests {
             .expect("store");
         assert_eq!(channels(&read_dead_letters(&path).expect("read")), ["b-0"]);
         assert_eq!(mode(&path), 0o600);
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]
     fn a_torn_last_line_is_skipped_and_does_not_spoil_the_next_one() {
-        let dir = dir("torn");
-        let path = dir.join("dead.jsonl");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
         DeadLetterSink::append(&path)
             .expect("open")
             .store(&failed("a", 1))
@@ -512,13 +495,12 @@ mod tests {
         assert_eq!(channels(&read), ["a-0", "b-0"]);
         assert_eq!(read.skipped.len(), 1, "{:?}", read.skipped);
         assert_eq!(read.skipped[0].line, 2);
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]
     fn concurrent_appenders_write_whole_lines() {
-        let dir = dir("concurrent");
-        let path = dir.join("dead.jsonl");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let path = path.clone();
@@ -538,13 +520,12 @@ mod tests {
         let read = read_dead_letters(&path).expect("read");
         assert!(read.skipped.is_empty(), "{:?}", read.skipped);
         assert_eq!(read.letters.len(), 8 * 50 * 3);
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]
     fn a_replay_into_its_own_file_keeps_lines_appended_meanwhile_and_unsent_lines() {
-        let dir = dir("replay");
-        let path = dir.join("dead.jsonl");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
         DeadLetterSink::append(&path)
             .expect("open")
             .store(&failed("old", 3))
@@ -588,13 +569,12 @@ mod tests {
             channels(&read_dead_letters(&path).expect("read")),
             ["late-0"]
         );
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]
     fn a_file_rewritten_during_a_replay_gets_the_failures_appended() {
-        let dir = dir("rewritten");
-        let path = dir.join("dead.jsonl");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
         DeadLetterSink::append(&path)
             .expect("open")
             .store(&failed("a", 2))
@@ -612,20 +592,20 @@ mod tests {
             channels(&read_dead_letters(&path).expect("read")),
             ["other-0", "mine-0"]
         );
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[cfg(unix)]
     #[test]
     fn temporary_files_have_unpredictable_names_and_never_follow_a_symlink() {
-        let dir = dir("symlink");
-        let path = dir.join("dead.jsonl");
-        let victim = dir.join("victim");
+        let dir = dir();
+        let path = dir.path().join("dead.jsonl");
+        let victim = dir.path().join("victim");
         fs::write(&victim, "keep me").expect("victim");
         // Where a predictable temporary name would be.
         std::os::unix::fs::symlink(
             &victim,
-            dir.join(format!(".dead.jsonl.{}.tmp", std::process::id())),
+            dir.path()
+                .join(format!(".dead.jsonl.{}.tmp", std::process::id())),
         )
         .expect("symlink");
         DeadLetterSink::append(&path)
@@ -639,20 +619,19 @@ mod tests {
             .expect("store");
         assert_eq!(fs::read_to_string(&victim).expect("victim"), "keep me");
         assert_eq!(channels(&read_dead_letters(&path).expect("read")), ["b-0"]);
-        let names: Vec<String> = fs::read_dir(&dir)
+        let names: Vec<String> = fs::read_dir(dir.path())
             .expect("dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp") && !n.contains(&std::process::id().to_string()))
             .collect();
         assert!(names.is_empty(), "temporary files left: {names:?}");
         // A temporary file is never opened through a symlink, whatever its name.
-        let (temp, _file) = create_temp(&path).expect("temp");
-        fs::remove_file(&temp).expect("remove");
+        let temp = create_temp(&path).expect("temp").path().to_owned();
+        assert!(!temp.exists(), "removed when dropped");
         std::os::unix::fs::symlink(&victim, &temp).expect("symlink");
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
         assert!(options.open(&temp).is_err(), "create_new refuses a symlink");
-        fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! With `queue.driver: "sqs"`, every soketi node enqueues each webhook as a job
 //! `{appKey, appId, payload, originalPusherSignature}` (read by the kit's
-//! [`QueueJob`]). [`Sender::deliver_job`] checks the job's
-//! signature against its app's current and previous secrets, then sends its events like
+//! [`QueueJob`]). [`Sender::deliver_job`] checks the job's signature with the kit's
+//! [`Verifier`](soketi_handler_kit::Verifier), whose keyring the sender built from its apps
+//! (each app's current and previous secrets, by key), then sends its events like
 //! [`Sender::send_at`]: each webhook gets the events its `event_types` and `filter` want,
 //! signed over exactly what it receives, stamped with the job's `time_ms`, retried under the
 //! retry policy. [`Sender::deliver_jobs`] does it for a batch of queue messages, keeping FIFO
@@ -13,16 +14,21 @@
 //! Delivery is at least once: a job that failed for one webhook goes back to the queue whole,
 //! so the webhooks that did get it receive it again when it is retried.
 //!
-//! Inside: `batch` holds the batch of messages and its outcome.
+//! Inside: `error` says why a job cannot be delivered ([`JobError`]); `batch` delivers a batch
+//! of messages ([`JobMessage`]) group by group; `outcome` is what became of each.
 
 mod batch;
+mod error;
+mod outcome;
 
-use soketi_handler_kit::wire::{Event, JobError, QueueJob};
+use soketi_handler_kit::wire::{Event, QueueJob};
 
 use crate::Sender;
 use crate::deliver::Report;
 
-pub use batch::{BatchCounts, BatchOutcome, JobMessage, JobOutcome};
+pub use batch::JobMessage;
+pub use error::JobError;
+pub use outcome::{BatchCounts, BatchOutcome, JobOutcome};
 
 impl Sender {
     /// Delivers one of soketi's queue jobs: the app is found by the job's key, the signature
@@ -56,24 +62,101 @@ impl Sender {
     /// ```
     pub async fn deliver_job(&self, job: &QueueJob<'_>) -> Result<Report, JobError> {
         let index = self
-            .apps()
-            .iter()
-            .position(|app| app.key == job.app_key())
-            .ok_or_else(|| JobError::unknown_app(job.app_key()))?;
-        let verified = job.verify(&self.apps()[index].job_secrets())?;
-        if verified.secret_index() > 0 {
-            tracing::info!(
-                app_id = %self.apps()[index].id,
-                previous_secret = verified.secret_index(),
-                "a queue job signed with a previous secret verified"
-            );
-        }
+            .app_index_by_key(job.app_key())
+            .ok_or_else(|| JobError::UnknownApp {
+                app_key: job.app_key().to_owned(),
+            })?;
+        let signature = job.signature().to_string();
+        let verified = self.job_verifier().verify_parts(
+            job.payload_json().as_bytes(),
+            Some(job.app_key()),
+            Some(&signature),
+        );
+        let secrets = self.apps()[index].secrets().count();
+        let verified = JobError::of_verification(verified, job, secrets)?;
         let events = verified
             .payload()
             .events()
             .collect::<Result<Vec<Event>, _>>()
-            .map_err(JobError::event)?;
+            .map_err(JobError::Event)?;
         let plan = self.plan_index(index, verified.payload().time_ms(), &events);
         Ok(self.send_plan(plan).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use soketi_handler_kit::wire::{Secret, write_job};
+
+    use super::*;
+    use crate::RegionFallback;
+    use crate::config::App;
+
+    const PAYLOAD: &str = r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}]}"#;
+
+    async fn sender(key: &str) -> Sender {
+        Sender::builder()
+            .app(App::new("1", key, "s").previous_secret("older"))
+            .region_fallback(RegionFallback::None)
+            .build()
+            .await
+            .expect("sender")
+    }
+
+    async fn deliver(sender: &Sender, body: &str) -> Result<Report, JobError> {
+        match QueueJob::parse(body) {
+            Ok(job) => sender.deliver_job(&job).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_shows_the_key_escaped_and_cut() {
+        let key = format!("evil\nWARN forged {}", "k".repeat(200));
+        let sender = sender(&key).await;
+        let body = write_job(&key, "1", PAYLOAD, &Secret::new("other"));
+        let error = deliver(&sender, &body).await.expect_err("mismatch");
+        assert_eq!(error.kind(), "SignatureMismatch");
+        let shown = error.to_string();
+        assert!(shown.contains("2 configured secret(s)"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(shown.contains("evil\\nWARN"), "{shown}");
+        assert!(shown.len() < 400, "{shown}");
+        assert_eq!(error.app_key(), Some(key.as_str()));
+        assert!(!error.app_key_for_log().contains('\n'));
+        let unknown = write_job("nobody\n", "1", PAYLOAD, &Secret::new("s"));
+        let error = deliver(&sender, &unknown).await.expect_err("unknown");
+        assert_eq!(error.kind(), "UnknownApp");
+        assert_eq!(error.app_key_for_log(), "nobody\\n");
+    }
+
+    #[tokio::test]
+    async fn a_verified_job_with_a_bad_payload_is_an_error_not_a_panic() {
+        let sender = sender("k").await;
+        let bad_payload = write_job(
+            "k",
+            "1",
+            r#"{"time_ms":"soon","events":[]}"#,
+            &Secret::new("s"),
+        );
+        let bad_event = write_job(
+            "k",
+            "1",
+            r#"{"time_ms":1,"events":[{"name":"member_added","channel":"c"}]}"#,
+            &Secret::new("older"),
+        );
+        for (body, kind) in [
+            (bad_payload.as_str(), "InvalidPayload"),
+            (bad_event.as_str(), "InvalidEvent"),
+            ("not a job", "MalformedJob"),
+        ] {
+            let error = deliver(&sender, body).await.expect_err(kind);
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+        let good = write_job("k", "1", PAYLOAD, &Secret::new("older"));
+        let report = deliver(&sender, &good)
+            .await
+            .expect("a previous secret verifies");
+        assert_eq!(report.unrouted.len(), 1);
     }
 }

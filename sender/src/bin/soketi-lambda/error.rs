@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use soketi_lambda_sender::BuildError;
+
 /// A command that could not do its job.
 #[derive(Debug)]
 pub enum CliError {
@@ -32,5 +34,17 @@ impl CliError {
         };
         eprintln!("soketi-lambda: {message}");
         ExitCode::from(code)
+    }
+}
+
+/// A sender that cannot be built: the configuration's fault (exit 2), or the HTTP client's.
+impl From<BuildError> for CliError {
+    fn from(error: BuildError) -> Self {
+        match error {
+            BuildError::Config(_) | BuildError::DuplicateApp(_) => {
+                CliError::usage(error.to_string())
+            }
+            _ => CliError::failed(error.to_string()),
+        }
     }
 }

@@ -1,13 +1,16 @@
 //! `soketi-lambda`: sign, send and verify soketi webhooks from the command line.
 //!
-//! One file per subcommand ([`sign`], [`send`], [`verify`], [`worker`]), each with its arguments and its
-//! `run`; [`io`] reads inputs and prints outputs; [`error`] maps failures to exit codes. A new
-//! subcommand is a new file with an `Args` struct and a `run`, and a variant of [`Command`].
+//! One file per subcommand ([`sign`], [`send`], [`verify`], [`worker`]), each with its
+//! arguments and its `run`; [`io`] reads inputs and prints outputs; [`setup`] is what the
+//! commands that deliver set up alike (logs, runtime, apps, sender) and [`retry`] their
+//! delivery flags; [`error`] maps failures to exit codes. A new subcommand is a new file with an `Args` struct and a `run`, and a
+//! variant of [`Command`].
 
 mod error;
 mod io;
 mod retry;
 mod send;
+mod setup;
 mod sign;
 mod verify;
 mod worker;

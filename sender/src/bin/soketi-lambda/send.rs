@@ -7,16 +7,16 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 use soketi_handler_kit::wire::Event;
-use soketi_lambda_sender::config::{Target, apps_from_json};
+use soketi_lambda_sender::config::Target;
 use soketi_lambda_sender::deliver::{
-    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, read_dead_letters,
+    DeadLetterSink, DeliveryReport, Failure, Outcome, Replay, Report, Skipped, read_dead_letters,
 };
 use soketi_lambda_sender::route::Request;
-use soketi_lambda_sender::{BuildError, Sender};
 
 use crate::error::CliError;
-use crate::io::{print_json, read_events, read_text};
+use crate::io::{print_json, read_events};
 use crate::retry::retry_policy;
+use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
 pub struct SendArgs {
@@ -76,30 +76,6 @@ pub struct SendArgs {
     events: Vec<String>,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))
-}
-
-pub(crate) fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-pub(crate) fn build_error(error: BuildError) -> CliError {
-    match error {
-        BuildError::Config(_) | BuildError::DuplicateApp(_) => CliError::usage(error.to_string()),
-        _ => CliError::failed(error.to_string()),
-    }
-}
-
 pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     init_logs();
     if args.replay.is_none() && (args.resign || args.unconfigured_targets) {
@@ -108,8 +84,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let apps = match &args.app {
-        Some(path) => apps_from_json(&read_text(path)?)
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
+        Some(path) => read_apps(path)?,
         None => Vec::new(),
     };
     let app_id = match (&args.app_id, apps.as_slice()) {
@@ -135,10 +110,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         args.max_elapsed_ms,
         60_000,
     )?;
-    let mut builder = Sender::builder().apps(apps).retry_policy(policy);
-    if let Some(endpoint) = &args.endpoint_url {
-        builder = builder.endpoint_override(endpoint);
-    }
+    let mut builder = sender(apps, policy, args.endpoint_url.as_deref());
     if let Some(pid) = args.pid {
         builder = builder.process_id(pid);
     }
@@ -151,7 +123,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         None => read_events(&args.events)?,
     };
     let rt = runtime()?;
-    let sender = rt.block_on(builder.build()).map_err(build_error)?;
+    let sender = rt.block_on(builder.build())?;
     // Each letter resolved to its request, or skipped with the reason.
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut requests: Vec<Request> = Vec::new();
@@ -162,27 +134,15 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         } else {
             options
         };
-        skipped.extend(file.skipped.iter().map(|e| Skipped {
-            line: e.line,
-            reason: e.to_string(),
-        }));
-        for (line, letter) in &file.letters {
-            match letter.to_request(sender.apps(), &options) {
-                Ok(request) => requests.push(request),
-                Err(e) => skipped.push(Skipped {
-                    line: *line,
-                    reason: format!("line {line}: {e}"),
-                }),
-            }
-        }
-        skipped.sort_by_key(|s| s.line);
-        for s in &skipped {
+        let plan = options.plan(file, sender.apps());
+        for s in &plan.skipped {
             eprintln!(
                 "soketi-lambda: {}: skipped {}",
                 file.path.display(),
                 s.reason
             );
         }
+        (requests, skipped) = (plan.requests, plan.skipped);
     }
     // Opened before anything is sent: a dead-letter file that cannot be written is a usage
     // error found up front, not after deliveries have failed with nowhere to record them.
@@ -231,13 +191,6 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A dead-letter line not sent again, and why (the reason names the line, never its text).
-#[derive(Serialize)]
-struct Skipped {
-    line: usize,
-    reason: String,
 }
 
 /// The report printed on standard output.

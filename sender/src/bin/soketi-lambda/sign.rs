@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use soketi_handler_kit::wire::headers::{is_reserved, user_agent};
-use soketi_handler_kit::wire::{Payload, Secret, now_ms};
+use soketi_handler_kit::wire::now_ms;
+use soketi_lambda_sender::config::{App, Webhook};
+use soketi_lambda_sender::route::Request;
 
 use crate::error::CliError;
 use crate::io::{print_line, read_events};
@@ -62,15 +64,18 @@ pub fn run(args: SignArgs) -> Result<ExitCode, CliError> {
     if events.is_empty() {
         return Err(CliError::usage("no events to sign"));
     }
-    let custom = args
-        .headers
-        .iter()
-        .map(|h| custom_header(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    let signed = Payload::new(args.time_ms.unwrap_or_else(now_ms), events)
-        .sign(&args.key, &Secret::new(&args.secret));
+    let mut webhook = Webhook::lambda("soketi-lambda-sign");
+    for header in &args.headers {
+        let (name, value) = custom_header(header)?;
+        webhook = webhook.header(name, value);
+    }
+    // A Lambda webhook with these custom headers, of an app with this key and secret.
+    let app = App::new("", &args.key, &args.secret).webhook(webhook);
     let ua = user_agent(args.pid.unwrap_or_else(std::process::id));
-    Ok(if print_line(&signed.lambda_body(&ua, &custom)) {
+    let time_ms = args.time_ms.unwrap_or_else(now_ms);
+    let request = Request::build(&app, 0, events, time_ms, &ua)
+        .ok_or_else(|| CliError::failed("the webhook to sign for is missing"))?;
+    Ok(if print_line(&request.body) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

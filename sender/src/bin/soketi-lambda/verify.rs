@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use soketi_handler_kit::{Keyring, Rejection, Verifier};
-use soketi_lambda_sender::config::app_secrets_from_json;
+use soketi_lambda_sender::config::parse_apps_file_credentials;
 
 use crate::error::CliError;
 use crate::io::{print_json, read_path, read_text};
@@ -16,17 +16,21 @@ use crate::io::{print_json, read_path, read_text};
 #[derive(Args)]
 pub struct VerifyArgs {
     /// The app secret. Prefer the environment variable: it stays out of the shell history and
-    /// of `ps`. --apps, when given, is used instead.
+    /// of `ps`. --apps or --app-secrets, when given, is used instead.
     #[arg(
         long,
         env = "SOKETI_SECRET",
         hide_env_values = true,
-        required_unless_present = "apps"
+        required_unless_present_any = ["apps", "app_secrets"]
     )]
     secret: Option<String>,
-    /// soketi app configuration (apps with key and secret), or a JSON map of key to secret.
-    #[arg(long, value_name = "FILE")]
+    /// soketi's apps file (each app's id, key and secret; the forms `send --app` reads).
+    #[arg(long, value_name = "FILE", conflicts_with = "app_secrets")]
     apps: Option<PathBuf>,
+    /// A JSON object of app key to secret or array of secrets (the handler kit's app secrets,
+    /// as in SOKETI_APP_SECRETS).
+    #[arg(long, value_name = "FILE")]
+    app_secrets: Option<PathBuf>,
     /// The app key: the one the webhook must name (Lambda), or the X-Pusher-Key value (--http).
     #[arg(long)]
     key: Option<String>,
@@ -40,44 +44,46 @@ pub struct VerifyArgs {
     file: PathBuf,
 }
 
+/// The keyring of the arguments: the apps of --apps or --app-secrets (only --key's, if given),
+/// else --secret for --key (or for any key).
 fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
-    let Some(path) = &args.apps else {
+    let wanted = |key: &str| args.key.as_deref().is_none_or(|k| k == key);
+    let (ring, path) = if let Some(path) = &args.apps {
+        let apps = parse_apps_file_credentials(&read_text(path)?).map_err(|e| {
+            CliError::usage(format!(
+                "{}: {e} (--apps reads soketi's apps file; a JSON object of app key to \
+                 secret goes to --app-secrets)",
+                path.display()
+            ))
+        })?;
+        let ring = apps
+            .iter()
+            .filter(|app| wanted(&app.key))
+            .fold(Keyring::new(), |ring, app| {
+                ring.app(app.key.clone(), app.secret())
+            });
+        (ring, path)
+    } else if let Some(path) = &args.app_secrets {
+        let all = Keyring::from_app_secrets_json(&read_text(path)?)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        let ring = match &args.key {
+            None => all,
+            Some(key) => Keyring::new().app_secrets(
+                key.clone(),
+                all.secrets(key).unwrap_or_default().iter().cloned(),
+            ),
+        };
+        (ring, path)
+    } else {
         let Some(secret) = &args.secret else {
             return Err(CliError::usage(
-                "give --secret (or SOKETI_SECRET) or --apps",
+                "give --secret (or SOKETI_SECRET), --apps or --app-secrets",
             ));
         };
         return Ok(match &args.key {
             Some(key) => Keyring::new().app(key.clone(), secret),
             None => Keyring::single_secret(secret).into(),
         });
-    };
-    let text = read_text(path)?;
-    let wanted = |key: &str| args.key.as_deref().is_none_or(|k| k == key);
-    // soketi's apps (read as the sender reads them) first; else a plain
-    // {"key": "secret" | ["secret", ...]} map, as the kit reads it.
-    let ring = match app_secrets_from_json(&text)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
-    {
-        Some(apps) => apps
-            .iter()
-            .filter(|app| wanted(&app.key))
-            .fold(Keyring::new(), |ring, app| {
-                ring.app(app.key.clone(), app.secret())
-            }),
-        None => {
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| CliError::usage(format!("{}: not JSON: {e}", path.display())))?;
-            let serde_json::Value::Object(mut map) = value else {
-                return Err(CliError::usage(format!(
-                    "{}: expected soketi apps or a JSON map of app key to secret",
-                    path.display()
-                )));
-            };
-            map.retain(|key, _| wanted(key));
-            Keyring::from_app_secrets_json(&serde_json::Value::Object(map).to_string())
-                .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
-        }
     };
     if ring.app_keys().next().is_none() {
         return Err(CliError::usage(match &args.key {

@@ -6,14 +6,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use soketi_lambda_sender::Sender;
-use soketi_lambda_sender::config::apps_from_json;
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
 use crate::error::CliError;
-use crate::io::read_text;
 use crate::retry::retry_policy;
-use crate::send::{build_error, init_logs, runtime};
+use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
 pub struct WorkerArgs {
@@ -108,8 +105,7 @@ async fn shutdown_signal() {
 
 pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
     init_logs();
-    let apps = apps_from_json(&read_text(&args.apps)?)
-        .map_err(|e| CliError::usage(format!("{}: {e}", args.apps.display())))?;
+    let apps = read_apps(&args.apps)?;
     if apps.is_empty() {
         return Err(CliError::usage(format!(
             "{} holds no app",
@@ -128,11 +124,9 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         .wait_seconds(args.wait_seconds)
         .visibility_timeout(Duration::from_secs(args.visibility_timeout));
     runtime()?.block_on(async move {
-        let mut builder = Sender::builder().apps(apps).retry_policy(policy);
-        if let Some(endpoint) = &args.endpoint_url {
-            builder = builder.endpoint_override(endpoint);
-        }
-        let sender = builder.build().await.map_err(build_error)?;
+        let sender = sender(apps, policy, args.endpoint_url.as_deref())
+            .build()
+            .await?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = args
             .region

@@ -2,7 +2,7 @@
 //!
 //! Each transport (one file each: [`http`], [`lambda`]) makes single attempts and says what
 //! kind of failure an error is; [`Transport::deliver`] applies the size limit and the
-//! [`RetryPolicy`] around them and returns the [`DeliveryReport`]. A new transport is a new
+//! [`RetryPolicy`] around them and returns the [`Outcome`]. A new transport is a new
 //! file here, a new [`Target`] variant in `config`, and a branch in [`Transport::attempt`].
 
 mod http;
@@ -14,7 +14,7 @@ use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
 use tokio::time::Instant;
 
 use crate::config::Target;
-use crate::deliver::{Delivered, DeliveryReport, Failure, FailureKind, Outcome, RetryPolicy};
+use crate::deliver::{Delivered, Failure, FailureKind, Outcome, RetryPolicy, truncate_text};
 use crate::route::{Limits, Request};
 
 use self::http::HttpTransport;
@@ -76,8 +76,8 @@ impl Transport {
         })
     }
 
-    /// Delivers one request under the retry policy.
-    pub(crate) async fn deliver(&self, request: Request) -> DeliveryReport {
+    /// Delivers one request under the retry policy: what became of it.
+    pub(crate) async fn deliver(&self, request: &Request) -> Outcome {
         let limit = self.limits.for_target(&request.target);
         if request.body.len() > limit {
             let failure = Failure {
@@ -90,7 +90,7 @@ impl Transport {
                 status: None,
                 attempts: 0,
             };
-            return DeliveryReport::new(request, Outcome::Failed(failure));
+            return Outcome::Failed(failure);
         }
         let started = Instant::now();
         let (mut attempts, mut throttled, mut other) = (0u32, 0u32, 0u32);
@@ -102,7 +102,7 @@ impl Transport {
                 .attempt_timeout
                 .min(remaining)
                 .max(Duration::from_millis(1));
-            let result = match tokio::time::timeout(budget, self.attempt(&request)).await {
+            let result = match tokio::time::timeout(budget, self.attempt(request)).await {
                 Ok(result) => result,
                 Err(_) => Err(AttemptError::new(
                     FailureKind::Timeout,
@@ -118,7 +118,7 @@ impl Transport {
                         response: answer.response,
                         response_truncated: answer.truncated,
                     };
-                    return DeliveryReport::new(request, Outcome::Delivered(delivered));
+                    return Outcome::Delivered(delivered);
                 }
                 Err(error) => error,
             };
@@ -164,7 +164,7 @@ impl Transport {
                     target = %request.target.describe(), events = request.events.len(),
                     "webhook delivery failed: {failure}"
                 );
-                return DeliveryReport::new(request, Outcome::Failed(failure));
+                return Outcome::Failed(failure);
             }
             tokio::time::sleep(wait).await;
         }
@@ -180,15 +180,11 @@ impl Transport {
 
 /// A response body cut to 500 bytes (at a character boundary), for failure messages.
 fn snippet(text: &str) -> String {
-    const MAX: usize = 500;
-    if text.len() <= MAX {
-        return text.to_owned();
+    let (mut shown, cut) = truncate_text(text.to_owned(), 500);
+    if cut {
+        shown.push('…');
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    shown
 }
 
 /// The wait a `Retry-After` value asks for: a number of seconds, or an HTTP date (a date in
@@ -206,6 +202,19 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_cut_at_a_character_boundary() {
+        assert_eq!(truncate_text("héllo".to_owned(), 2), ("h".to_owned(), true));
+        assert_eq!(
+            truncate_text("héllo".to_owned(), 3),
+            ("hé".to_owned(), true)
+        );
+        assert_eq!(truncate_text("hé".to_owned(), 3), ("hé".to_owned(), false));
+        let long = "é".repeat(300);
+        assert_eq!(snippet(&long), format!("{}…", "é".repeat(250)));
+        assert_eq!(snippet("short"), "short");
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {

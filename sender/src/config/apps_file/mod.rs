@@ -1,59 +1,67 @@
 //! Reading soketi's apps file: where the apps are in it, and each app's fields.
 //!
-//! One reader, one set of rules, for the sender's configuration ([`apps_from_json`]) and for
-//! what a receiver needs ([`app_secrets_from_json`], used by `soketi-lambda verify`). Errors
-//! name the field by its path in the document, e.g. `apps[2].webhooks[0].lambda.async`.
+//! One reader, one set of rules, for the sender's configuration ([`parse_apps_file`]) and for
+//! what a receiver needs ([`parse_apps_file_credentials`], used by `soketi-lambda verify
+//! --apps`). Errors name the field by its path in the document, e.g.
+//! `apps[2].webhooks[0].lambda.async`.
+//!
+//! Inside: this module finds the apps in the document and reads each app's fields; `webhook`
+//! reads one webhook.
+//!
+//! (The handler kit reads another format: a JSON object of app key to secret or secrets, its
+//! app secrets. This module does not read that one.)
+
+mod webhook;
 
 use std::fmt;
 
 use serde_json::{Map, Value};
-use soketi_handler_kit::wire::headers::is_reserved;
-use soketi_handler_kit::wire::{EventKind, Secret};
+use soketi_handler_kit::wire::Secret;
 
+use self::webhook::parse_webhook;
 use super::error::{ConfigError, ConfigErrorKind, invalid};
-use super::model::{
-    App, Filter, HttpTarget, InvocationMode, LambdaTarget, RegionSource, StaticCredentials, Target,
-    Webhook,
-};
-use super::validate::reserved_header;
+use super::model::App;
 
-/// Reads a list of apps: a JSON array of apps, a single app object, or soketi's array app
+impl App {
+    /// Reads one app from soketi's JSON.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        App::from_value(&parse_json(text)?)
+    }
+
+    /// Reads one app from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        parse_app(value, "")
+    }
+}
+
+/// Reads soketi's apps file: a JSON array of apps, a single app object, or soketi's array app
 /// manager configuration `{"appManager.array.apps": [...]}` (or `{"apps": [...]}`).
 ///
 /// ```
-/// use soketi_lambda_sender::config::apps_from_json;
-/// let apps = apps_from_json(r#"[{"id":"1","key":"k1","secret":"s1"},{"id":"2","key":"k2","secret":"s2"}]"#)?;
+/// use soketi_lambda_sender::config::parse_apps_file;
+/// let apps = parse_apps_file(r#"[{"id":"1","key":"k1","secret":"s1"},{"id":"2","key":"k2","secret":"s2"}]"#)?;
 /// assert_eq!(apps.len(), 2);
 /// assert_eq!(apps[1].key, "k2");
-/// let err = apps_from_json(r#"{"apps":[{"id":"1","key":"k","secret":"s","webhooks":[
+/// let err = parse_apps_file(r#"{"apps":[{"id":"1","key":"k","secret":"s","webhooks":[
 ///     {"lambda_function":"f","event_types":["cache_miss"],"lambda":{"async":"yes"}}]}]}"#).unwrap_err();
 /// assert_eq!(err.field(), "apps[0].webhooks[0].lambda.async");
 /// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
 /// ```
-pub fn apps_from_json(text: &str) -> Result<Vec<App>, ConfigError> {
+pub fn parse_apps_file(text: &str) -> Result<Vec<App>, ConfigError> {
     let value = parse_json(text)?;
-    match locate(&value)? {
-        Some(apps) => apps
-            .into_iter()
-            .map(|(prefix, app)| parse_app(app, &prefix))
-            .collect(),
-        // Not recognisably apps: read it as one app, whose errors say what is missing.
-        None if value.is_object() => Ok(vec![parse_app(&value, "")?]),
-        None => Err(ConfigError::new(
-            ConfigErrorKind::InvalidField,
-            None,
-            "",
-            "expected an app object or an array of apps".to_owned(),
-        )),
-    }
+    apps_in(&value)?
+        .into_iter()
+        .map(|(prefix, app)| parse_app(app, &prefix))
+        .collect()
 }
 
-/// An app's id, key and secret: what a receiver needs to verify its webhooks.
+/// An app's id, key and secret, as soketi's apps file gives them: what a receiver needs to
+/// verify its webhooks.
 ///
 /// `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AppSecret {
+pub struct AppCredentials {
     /// The app id.
     pub id: String,
     /// The app key (`X-Pusher-Key`).
@@ -61,16 +69,16 @@ pub struct AppSecret {
     secret: String,
 }
 
-impl AppSecret {
+impl AppCredentials {
     /// The app secret.
     pub fn secret(&self) -> &str {
         &self.secret
     }
 }
 
-impl fmt::Debug for AppSecret {
+impl fmt::Debug for AppCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppSecret")
+        f.debug_struct("AppCredentials")
             .field("id", &self.id)
             .field("key", &self.key)
             .field("secret", &"<redacted>")
@@ -78,39 +86,50 @@ impl fmt::Debug for AppSecret {
     }
 }
 
-/// The id, key and secret of each app of a soketi apps document (the forms
-/// [`apps_from_json`] reads, by the same rules and with the same errors; webhooks are not
-/// read). `Ok(None)` when the JSON is not an apps document at all (say, a map of app key to
-/// secret, which the kit's `Keyring::from_apps_json` reads).
+/// The id, key and secret of each app of soketi's apps file (the forms [`parse_apps_file`]
+/// reads, by the same rules and with the same errors; webhooks are not read).
 ///
 /// ```
-/// use soketi_lambda_sender::config::app_secrets_from_json;
-/// let apps = app_secrets_from_json(r#"{"appManager.array.apps":[{"id":1,"key":"k","secret":"s"}]}"#)?
-///     .expect("apps");
+/// use soketi_lambda_sender::config::parse_apps_file_credentials;
+/// let apps = parse_apps_file_credentials(r#"{"appManager.array.apps":[{"id":1,"key":"k","secret":"s"}]}"#)?;
 /// assert_eq!((apps[0].id.as_str(), apps[0].key.as_str(), apps[0].secret()), ("1", "k", "s"));
 /// assert!(!format!("{apps:?}").contains("\"s\""));
-/// assert!(app_secrets_from_json(r#"{"k":"s"}"#)?.is_none());
-/// let err = app_secrets_from_json(r#"[{"id":"1","key":"k"}]"#).unwrap_err();
+/// let err = parse_apps_file_credentials(r#"[{"id":"1","key":"k"}]"#).unwrap_err();
 /// assert_eq!(err.field(), "[0].secret");
+/// // Not an apps file: the kit's map of app key to secret is an app without an id here.
+/// let err = parse_apps_file_credentials(r#"{"k":"s"}"#).unwrap_err();
+/// assert_eq!(err.field(), "id");
 /// # Ok::<(), soketi_lambda_sender::config::ConfigError>(())
 /// ```
-pub fn app_secrets_from_json(text: &str) -> Result<Option<Vec<AppSecret>>, ConfigError> {
+pub fn parse_apps_file_credentials(text: &str) -> Result<Vec<AppCredentials>, ConfigError> {
     let value = parse_json(text)?;
-    let Some(apps) = locate(&value)? else {
-        return Ok(None);
-    };
-    apps.into_iter()
+    apps_in(&value)?
+        .into_iter()
         .map(|(prefix, app)| {
             let (id, key, secret) = app_identity(app_object(app, &prefix)?, &prefix)?;
-            Ok(AppSecret { id, key, secret })
+            Ok(AppCredentials { id, key, secret })
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+        .collect()
 }
 
 fn parse_json(text: &str) -> Result<Value, ConfigError> {
     serde_json::from_str(text)
         .map_err(|e| ConfigError::new(ConfigErrorKind::Json, None, "", format!("not JSON: {e}")))
+}
+
+/// The apps of a document (see [`locate`]); an object that is none of those forms is read as
+/// one app, whose errors say what is missing.
+fn apps_in(value: &Value) -> Result<Vec<(String, &Value)>, ConfigError> {
+    match locate(value)? {
+        Some(apps) => Ok(apps),
+        None if value.is_object() => Ok(vec![(String::new(), value)]),
+        None => Err(ConfigError::new(
+            ConfigErrorKind::InvalidField,
+            None,
+            "",
+            "expected an app object or an array of apps".to_owned(),
+        )),
+    }
 }
 
 /// The keys under which soketi's configuration holds the list of apps.
@@ -190,7 +209,7 @@ fn app_identity(
 }
 
 /// One app: its identity (see [`app_identity`]) and its webhooks, every one checked.
-pub(super) fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
+fn parse_app(value: &Value, prefix: &str) -> Result<App, ConfigError> {
     let map = app_object(value, prefix)?;
     let (id, key, secret) = app_identity(map, prefix)?;
     let webhooks_field = format!("{prefix}webhooks");
@@ -281,210 +300,12 @@ fn previous_secrets(map: &Map<String, Value>, prefix: &str) -> Result<Vec<Secret
         .collect()
 }
 
-fn opt_str(
-    map: &Map<String, Value>,
-    name: &str,
-    index: usize,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Option<String>, ConfigError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid(Some(index), at(name), "must be a string")),
-    }
-}
-
-fn opt_object<'v>(
-    map: &'v Map<String, Value>,
-    name: &str,
-    index: usize,
-    field: String,
-) -> Result<Option<&'v Map<String, Value>>, ConfigError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(_) => Err(invalid(Some(index), field, "must be an object")),
-    }
-}
-
-fn parse_webhook(value: &Value, index: usize, prefix: &str) -> Result<Webhook, ConfigError> {
-    let base = format!("{prefix}webhooks[{index}]");
-    let at = |field: &str| format!("{base}.{field}");
-    let Value::Object(map) = value else {
-        return Err(invalid(
-            Some(index),
-            base,
-            "a webhook must be a JSON object",
-        ));
-    };
-    let url = opt_str(map, "url", index, &at)?;
-    let function = opt_str(map, "lambda_function", index, &at)?;
-
-    let event_types = match map.get("event_types") {
-        None | Some(Value::Null) => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::MissingField,
-                Some(index),
-                at("event_types"),
-                "is required: list the events this webhook wants, e.g. [\"channel_occupied\"]"
-                    .to_owned(),
-            ));
-        }
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let field = format!("{base}.event_types[{i}]");
-                match item {
-                    Value::String(name) => EventKind::from_name(name).ok_or_else(|| {
-                        let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                        ConfigError::new(
-                            ConfigErrorKind::UnknownEventType,
-                            Some(index),
-                            field,
-                            format!("unknown event type `{name}` (known: {})", known.join(", ")),
-                        )
-                    }),
-                    _ => Err(invalid(Some(index), field, "must be a string")),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(invalid(Some(index), at("event_types"), "must be an array")),
-    };
-
-    let filter = match opt_object(map, "filter", index, at("filter"))? {
-        None => Filter::default(),
-        Some(filter) => {
-            let fat = |field: &str| format!("{base}.filter.{field}");
-            Filter {
-                starts_with: opt_str(filter, "channel_name_starts_with", index, &fat)?
-                    .unwrap_or_default(),
-                ends_with: opt_str(filter, "channel_name_ends_with", index, &fat)?
-                    .unwrap_or_default(),
-            }
-        }
-    };
-
-    let mut headers = Vec::new();
-    if let Some(map) = opt_object(map, "headers", index, at("headers"))? {
-        for (name, value) in map {
-            let field = format!("{base}.headers.{name}");
-            if is_reserved(name) {
-                return Err(reserved_header(index, field, name));
-            }
-            // soketi would copy a non-string value into the Lambda envelope as is (a JSON
-            // number, say), which HTTP cannot carry the same way: only strings are accepted.
-            let Value::String(value) = value else {
-                return Err(invalid(Some(index), field, "must be a string"));
-            };
-            let value = value.clone();
-            headers.push((name.clone(), value));
-        }
-    }
-
-    let target = match (url, function) {
-        (None, None) => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::NoTarget,
-                Some(index),
-                base,
-                "has no target: set `url` or `lambda_function`".to_owned(),
-            ));
-        }
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::BothTargets,
-                Some(index),
-                base,
-                "has both `url` and `lambda_function`: set exactly one".to_owned(),
-            ));
-        }
-        (Some(url), None) => Target::Http(HttpTarget::new(url)),
-        (None, Some(function)) => Target::Lambda(parse_lambda(map, function, index, &base)?),
-    };
-
-    let webhook = Webhook {
-        target,
-        event_types,
-        filter,
-        headers,
-    };
-    webhook.validate(index, prefix)?;
-    Ok(webhook)
-}
-
-fn parse_lambda(
-    map: &Map<String, Value>,
-    function: String,
-    index: usize,
-    base: &str,
-) -> Result<LambdaTarget, ConfigError> {
-    let mut target = LambdaTarget::new(function);
-    let at = |field: &str| format!("{base}.{field}");
-    let webhook_region = opt_str(map, "region", index, &at)?;
-    let mut lambda_region = None;
-    let mut options_region = None;
-    if let Some(lambda) = opt_object(map, "lambda", index, at("lambda"))? {
-        let lat = |field: &str| format!("{base}.lambda.{field}");
-        target.mode = match lambda.get("async") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => InvocationMode::RequestResponse,
-            Some(Value::Bool(true)) => InvocationMode::Event,
-            Some(_) => return Err(invalid(Some(index), lat("async"), "must be true or false")),
-        };
-        lambda_region = opt_str(lambda, "region", index, &lat)?;
-        if let Some(options) = opt_object(lambda, "client_options", index, lat("client_options"))? {
-            let oat = |field: &str| format!("{base}.lambda.client_options.{field}");
-            options_region = opt_str(options, "region", index, &oat)?;
-            target.endpoint = opt_str(options, "endpoint", index, &oat)?;
-            if let Some(creds) = opt_object(options, "credentials", index, oat("credentials"))? {
-                let cat = |field: &str| format!("{base}.lambda.client_options.credentials.{field}");
-                let key_id = opt_str(creds, "accessKeyId", index, &cat)?;
-                let secret = opt_str(creds, "secretAccessKey", index, &cat)?;
-                let token = opt_str(creds, "sessionToken", index, &cat)?;
-                match (key_id, secret) {
-                    (Some(key_id), Some(secret)) => {
-                        target.credentials = Some(StaticCredentials::new(key_id, secret, token));
-                    }
-                    (None, _) => {
-                        return Err(ConfigError::new(
-                            ConfigErrorKind::MissingField,
-                            Some(index),
-                            cat("accessKeyId"),
-                            "is required when credentials are given".to_owned(),
-                        ));
-                    }
-                    (_, None) => {
-                        return Err(ConfigError::new(
-                            ConfigErrorKind::MissingField,
-                            Some(index),
-                            cat("secretAccessKey"),
-                            "is required when credentials are given".to_owned(),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    let (region, source) = if let Some(r) = options_region {
-        (Some(r), Some(RegionSource::ClientOptions))
-    } else if let Some(r) = lambda_region {
-        (Some(r), Some(RegionSource::Lambda))
-    } else if let Some(r) = webhook_region {
-        (Some(r), Some(RegionSource::Webhook))
-    } else {
-        (None, None)
-    };
-    target.region = region;
-    target.region_source = source;
-    Ok(target)
-}
-
 #[cfg(test)]
 mod tests {
-    use soketi_handler_kit::wire::Event;
+    use soketi_handler_kit::wire::{Event, EventKind};
 
     use super::*;
+    use crate::config::{Filter, HttpTarget, InvocationMode, RegionSource, Target, Webhook};
 
     fn app_with(webhooks: &str) -> Result<App, ConfigError> {
         App::from_json(&format!(
@@ -506,9 +327,8 @@ mod tests {
             r#"{"id":"1","key":"k","secret":"new","previous_secrets":["old","older"]}"#,
         )
         .expect("valid");
-        let secrets = app.job_secrets();
-        assert_eq!(secrets.len(), 3);
-        for (secret, name) in secrets.iter().zip(["new", "old", "older"]) {
+        assert_eq!(app.secrets().count(), 3);
+        for (secret, name) in app.secrets().zip(["new", "old", "older"]) {
             assert!(secret.verifies(b"payload", &signed_by(name)), "{name}");
         }
         let one = App::from_json(r#"{"id":"1","key":"k","secret":"new","previous_secrets":"old"}"#)
@@ -715,10 +535,11 @@ mod tests {
         );
         let e = App::from_json("nope").expect_err("not json");
         assert_eq!(e.kind(), ConfigErrorKind::Json);
-        let apps = apps_from_json(r#"{"appManager.array.apps":[{"id":7,"key":"k","secret":"s"}]}"#)
-            .expect("soketi config form");
+        let apps =
+            parse_apps_file(r#"{"appManager.array.apps":[{"id":7,"key":"k","secret":"s"}]}"#)
+                .expect("soketi config form");
         assert_eq!(apps[0].id, "7");
-        let e = apps_from_json(r#"[{"id":"1","key":"k","secret":"s"},{"id":"2","key":"k2"}]"#)
+        let e = parse_apps_file(r#"[{"id":"1","key":"k","secret":"s"},{"id":"2","key":"k2"}]"#)
             .expect_err("second app broken");
         assert_eq!(e.field(), "[1].secret");
     }
@@ -784,19 +605,19 @@ mod tests {
             ),
         ] {
             let with = |third: &str| list.replace("{apps}", &format!("{ok},{ok},{third}"));
-            let e = apps_from_json(&with(bad_hook)).expect_err("bad webhook");
+            let e = parse_apps_file(&with(bad_hook)).expect_err("bad webhook");
             assert_eq!(e.field(), format!("{prefix}.webhooks[0].lambda.async"));
             // A receiver does not read webhooks; the same app without its secret fails both.
             assert_eq!(
-                app_secrets_from_json(&with(bad_hook))
+                parse_apps_file_credentials(&with(bad_hook))
                     .expect("ok")
-                    .map(|a| a.len()),
-                Some(3)
+                    .len(),
+                3
             );
             let no_secret = r#"{"id":"3","key":"k3"}"#;
             for e in [
-                apps_from_json(&with(no_secret)).expect_err("no secret"),
-                app_secrets_from_json(&with(no_secret)).expect_err("no secret"),
+                parse_apps_file(&with(no_secret)).expect_err("no secret"),
+                parse_apps_file_credentials(&with(no_secret)).expect_err("no secret"),
             ] {
                 assert_eq!(
                     (e.kind(), e.field()),
@@ -807,15 +628,17 @@ mod tests {
                 );
             }
         }
-        let e = apps_from_json(r#"{"apps":{"id":"1"}}"#).expect_err("not a list");
+        let e = parse_apps_file(r#"{"apps":{"id":"1"}}"#).expect_err("not a list");
         assert_eq!(
             (e.kind(), e.field()),
             (ConfigErrorKind::InvalidField, "apps")
         );
-        assert!(
-            app_secrets_from_json(r#"{"app1key":"secret"}"#)
-                .expect("json")
-                .is_none()
-        );
+        // No guess at another format: an object that is not soketi's apps is one app, for both.
+        for e in [
+            parse_apps_file(r#"{"app1key":"secret"}"#).expect_err("not apps"),
+            parse_apps_file_credentials(r#"{"app1key":"secret"}"#).expect_err("not apps"),
+        ] {
+            assert_eq!((e.kind(), e.field()), (ConfigErrorKind::MissingField, "id"));
+        }
     }
 }

@@ -1,0 +1,47 @@
+//! What the commands that deliver (`send`, `worker`) set up alike: the logs, the async
+//! runtime, the apps of soketi's apps file, the sender (its retry policy is
+//! [`retry`](crate::retry)'s).
+
+use std::path::Path;
+
+use soketi_lambda_sender::config::{App, parse_apps_file};
+use soketi_lambda_sender::deliver::RetryPolicy;
+use soketi_lambda_sender::{Sender, SenderBuilder};
+
+use crate::error::CliError;
+use crate::io::read_text;
+
+/// Logs on standard error, at `warn` unless `RUST_LOG` says otherwise.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The async runtime the sender runs on (two worker threads).
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// The apps of soketi's apps file at `path`; an error names the file and the field.
+pub fn read_apps(path: &Path) -> Result<Vec<App>, CliError> {
+    parse_apps_file(&read_text(path)?)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+}
+
+/// A sender of `apps` retrying under `policy`, its Lambda invocations sent to `endpoint_url`
+/// when given.
+pub fn sender(apps: Vec<App>, policy: RetryPolicy, endpoint_url: Option<&str>) -> SenderBuilder {
+    let builder = Sender::builder().apps(apps).retry_policy(policy);
+    match endpoint_url {
+        Some(endpoint) => builder.endpoint_override(endpoint),
+        None => builder,
+    }
+}
