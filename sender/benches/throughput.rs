@@ -1,6 +1,6 @@
 //! Events per second through the sender, and the peak memory it takes, two ways:
 //!
-//! - **cli**: `soketi-lambda send --app … EVENTS` with a file of JSON lines (read, routed,
+//! - **cli**: `soketi-lambda send --apps … EVENTS` with a file of JSON lines (read, routed,
 //!   signed and delivered in one batch, the report printed);
 //! - **queue**: a program pushing the events one by one into a `Queue` (default
 //!   `QueueConfig`: batches of up to 100 events or 50 ms) and shutting it down.
@@ -186,7 +186,7 @@ fn main() {
                 .unwrap_or_else(|| env!("CARGO_BIN_EXE_soketi-lambda").into());
             let mut command = Command::new(cli);
             hermetic(&mut command);
-            command.arg("send").arg("--app").arg(&apps).arg(&lines);
+            command.arg("send").arg("--apps").arg(&apps).arg(&lines);
             measure(command)
         })
         .collect();

@@ -295,7 +295,7 @@ async fn send_delivers_and_reports() {
     .expect("write");
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(&app)
         .args(["--endpoint-url", &server.url, "--time-ms", "42", EVENT])
         .arg(&events);
@@ -335,7 +335,7 @@ async fn send_honours_aws_endpoint_url_and_client_options_endpoint() {
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(app_file(None))
         .arg(EVENT)
         .env("AWS_ENDPOINT_URL", &server.url);
@@ -346,7 +346,7 @@ async fn send_honours_aws_endpoint_url_and_client_options_endpoint() {
     let other = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(app_file(Some(&other.url)))
         .arg(EVENT)
         .env("AWS_ENDPOINT_URL", &server.url);
@@ -366,7 +366,7 @@ async fn failures_go_to_the_dead_letter_file_and_replay_resends_them_unchanged()
     let dead = tmp("dead.jsonl");
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(&app)
         .args([
             "--endpoint-url",
@@ -392,7 +392,7 @@ async fn failures_go_to_the_dead_letter_file_and_replay_resends_them_unchanged()
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(&app)
         .arg("--replay")
         .arg(&dead)
@@ -423,18 +423,18 @@ fn send_configuration_errors_exit_2_and_name_the_field() {
         r#"{"id":"1","key":"k","secret":"s","webhooks":[{"url":"http://127.0.0.1:1/","event_types":["cache_miss"],"headers":{"X-Pusher-Key":"forged"}}]}"#,
     )
     .expect("write");
-    let out = run(bin().arg("send").arg("--app").arg(&app).arg(EVENT));
+    let out = run(bin().arg("send").arg("--apps").arg(&app).arg(EVENT));
     assert_eq!(code(&out), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("webhooks[0].headers.X-Pusher-Key"),
         "{stderr}"
     );
-    assert_eq!(code(&run(bin().arg("send").arg(EVENT))), 2, "no --app");
+    assert_eq!(code(&run(bin().arg("send").arg(EVENT))), 2, "no --apps");
 
     let empty = tmp("no-apps.json");
     std::fs::write(&empty, "[]").expect("write");
-    let out = run(bin().arg("send").arg("--app").arg(&empty).arg(EVENT));
+    let out = run(bin().arg("send").arg("--apps").arg(&empty).arg(EVENT));
     assert_eq!(code(&out), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("holds no app"), "{stderr}");
@@ -446,7 +446,7 @@ fn an_attempt_timeout_longer_than_the_total_bound_is_refused_not_cut_short() {
     let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
     let flags = ["--timeout-ms", "120000", "--max-elapsed-ms", "60000"];
     let send = run(bin()
-        .args(["send", "--app"])
+        .args(["send", "--apps"])
         .arg(&apps)
         .args(flags)
         .arg(EVENT));
@@ -470,7 +470,7 @@ async fn missing_aws_credentials_fail_at_once_as_a_configuration_problem() {
     let mut cmd = bin();
     cmd.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
-    cmd.arg("send").arg("--app").arg(app_file(None)).args([
+    cmd.arg("send").arg("--apps").arg(app_file(None)).args([
         "--endpoint-url",
         &server.url,
         "--max-attempts",
@@ -492,7 +492,7 @@ async fn an_unwritable_dead_letter_file_is_a_usage_error_before_anything_is_sent
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(app_file(None))
         .args(["--endpoint-url", &server.url, EVENT])
         .arg("--dead-letter")
@@ -518,7 +518,7 @@ async fn replaying_a_file_into_itself_under_another_spelling_does_not_duplicate_
             .args(["--endpoint-url", &failing.url, "--max-attempts", "1"])
             .arg("--dead-letter")
             .arg(dead_letter);
-        cmd.arg("--app").arg(&app);
+        cmd.arg("--apps").arg(&app);
         match replay {
             Some(file) => cmd.arg("--replay").arg(file),
             None => cmd.arg(EVENT),
@@ -688,7 +688,7 @@ async fn one_dead_letter(app: &Path, endpoint: Option<&str>) -> (PathBuf, String
     let dead = tmp("one.jsonl");
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(app)
         .args(["--max-attempts", "1", EVENT])
         .arg("--dead-letter")
@@ -713,7 +713,7 @@ async fn a_dead_letter_line_that_cannot_be_read_is_skipped_reported_and_kept() {
     let server = FakeServer::ok().await;
     let mut cmd = bin();
     cmd.arg("send")
-        .arg("--app")
+        .arg("--apps")
         .arg(&app)
         .arg("--replay")
         .arg(&dead)
@@ -752,7 +752,7 @@ async fn resign_signs_again_with_the_current_secret_and_a_new_time() {
     let replay = |resign: bool, server: &FakeServer| {
         let mut cmd = bin();
         cmd.arg("send")
-            .arg("--app")
+            .arg("--apps")
             .arg(&rotated)
             .arg("--replay")
             .arg(&dead)
@@ -791,7 +791,7 @@ async fn resign_signs_again_with_the_current_secret_and_a_new_time() {
     let out = run(bin()
         .arg("send")
         .arg("--resign")
-        .arg("--app")
+        .arg("--apps")
         .arg(&rotated)
         .arg(EVENT));
     assert_eq!(code(&out), 2, "--resign needs --replay");
@@ -820,7 +820,7 @@ async fn replay_sends_no_configured_credential_to_an_endpoint_named_only_in_the_
     let replay = |allow: bool| {
         let mut cmd = bin();
         cmd.arg("send")
-            .arg("--app")
+            .arg("--apps")
             .arg(&app)
             .arg("--replay")
             .arg(&dead);
@@ -919,4 +919,154 @@ async fn the_worker_retries_a_failing_queue_and_stops_on_sigterm() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.starts_with("worker: 0 jobs"), "{stderr}");
     assert!(!last.contains(" 0 receive errors"), "{stderr}");
+}
+
+#[test]
+fn a_missing_secret_says_how_to_give_one() {
+    let out = run(bin().args(["sign", "--key", "k", EVENT]));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--secret") && stderr.contains("SOKETI_SECRET"),
+        "{stderr}"
+    );
+
+    let file = tmp("body.json");
+    std::fs::write(&file, r#"{"payload":{},"headers":{}}"#).expect("write");
+    let out = run(bin().arg("verify").arg(&file));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for way in ["--secret", "SOKETI_SECRET", "--apps", "--app-secrets"] {
+        assert!(
+            stderr.contains(way),
+            "verify's message lacks {way}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_event_given_as_bare_text_is_explained_not_taken_for_a_missing_file() {
+    let out = run(bin().args(["sign", "--key", "k", "--secret", "s", "channel_occupied"]));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`channel_occupied` is neither an event")
+            && stderr.contains(r#"{"name":"channel_occupied","channel":"my-channel"}"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("No such file"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_event_name_is_refused_unless_allowed() {
+    let typo = r#"{"name":"member_joined","channel":"presence-a","user_id":"u"}"#;
+    let out = run(bin().args(["sign", "--key", "k", "--secret", "s", typo]));
+    assert_eq!(code(&out), 2);
+    assert!(out.stdout.is_empty(), "nothing is signed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown event name `member_joined`")
+            && stderr.contains("member_added")
+            && stderr.contains("--allow-unknown"),
+        "{stderr}"
+    );
+    // send refuses it before building anything (no AWS call is attempted)
+    let out = run(bin()
+        .arg("send")
+        .arg("--apps")
+        .arg(app_file(None))
+        .arg(typo));
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-unknown"));
+
+    let out = run(bin().args([
+        "sign",
+        "--key",
+        "k",
+        "--secret",
+        "s",
+        "--allow-unknown",
+        typo,
+    ]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let body = stdout_json(&out);
+    assert_eq!(body["payload"]["events"][0]["name"], "member_joined");
+    Verifier::new(Keyring::new().app("k", "s"))
+        .verify_lambda_body(&out.stdout)
+        .expect("the signed body verifies");
+}
+
+#[tokio::test]
+async fn events_no_webhook_wants_are_a_warning_and_exit_code_3() {
+    let server = FakeServer::ok().await;
+    let mut cmd = bin();
+    cmd.arg("send")
+        .arg("--apps")
+        .arg(app_file(Some(&server.url)))
+        .args([
+            EVENT,
+            r#"{"name":"cache_miss","channel":"cache-x"}"#,
+            r#"{"name":"channel_vacated","channel":"private-x"}"#,
+        ]);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: 2 event(s) matched no webhook")
+            && stderr.contains("cache_miss, channel_vacated")
+            && stderr.contains("event_types"),
+        "{stderr}"
+    );
+    let report = stdout_json(&out);
+    assert_eq!(
+        (report["delivered"].clone(), report["unrouted"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(server.request_count(), 1, "the routed event was still sent");
+}
+
+#[test]
+fn numbers_out_of_range_are_refused_by_name() {
+    for (flag, value) in [("--max-attempts", "0"), ("--timeout-ms", "0")] {
+        let out = run(bin()
+            .arg("send")
+            .arg("--apps")
+            .arg(app_file(None))
+            .args([flag, value, EVENT]));
+        assert_eq!(code(&out), 2, "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+}
+
+#[test]
+fn help_is_wrapped_gives_examples_and_states_the_exit_codes_once() {
+    let top = String::from_utf8_lossy(&run(bin().arg("--help")).stdout).into_owned();
+    assert!(
+        top.contains("Exit codes:") && top.contains("3  send:"),
+        "{top}"
+    );
+    for command in ["sign", "send", "verify", "worker"] {
+        let out = run(bin().args([command, "--help"]));
+        assert_eq!(code(&out), 0, "{command}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Examples:"),
+            "{command} --help has no examples"
+        );
+        assert!(
+            !help.contains("usage or configuration error: bad arguments"),
+            "{command} --help repeats the whole exit-code block"
+        );
+        for line in help.lines() {
+            // Not a terminal: clap wraps at 100 columns; example lines are written shorter.
+            assert!(
+                line.chars().count() <= 100,
+                "{command} --help has a line of {} characters: {line}",
+                line.chars().count()
+            );
+        }
+    }
+    let send = String::from_utf8_lossy(&run(bin().args(["send", "--help"])).stdout).into_owned();
+    assert!(send.contains(r#"{"name":"member_added","channel":"presence-C","user_id":"U"}"#));
 }

@@ -217,7 +217,7 @@ async fn the_cli_shows_no_secret_when_sending_failing_and_replaying() {
         let mut cmd = bin();
         cmd.env("RUST_LOG", "trace")
             .arg("send")
-            .arg("--app")
+            .arg("--apps")
             .arg(&app)
             .args(["--max-attempts", "2"])
             .arg("--dead-letter")

@@ -109,7 +109,7 @@ pub enum ReplayError {
     /// The letter's webhook (app id, index and target) is not in the configuration.
     #[error(
         "app `{app_id}` webhook {webhook} ({target}) is not a webhook of the configuration: \
-         give the app's configuration (--app) so that the letter goes to that webhook with its \
+         give the app's configuration (--apps) so that the letter goes to that webhook with its \
          credentials and headers, or allow sending to the target named in the file \
          (--unconfigured-targets: AWS default credentials, no configured header)"
     )]
@@ -125,7 +125,7 @@ pub enum ReplayError {
     #[error(
         "the value of header `{name}` was not stored in the dead letter (it is a credential) \
          and the configuration of app `{app_id}` webhook {webhook} does not give it: give the \
-         app's configuration with that header (--app)"
+         app's configuration with that header (--apps)"
     )]
     MissingHeader {
         /// The app id.
@@ -138,7 +138,7 @@ pub enum ReplayError {
     /// The URL's password was not stored, and the configuration does not give it.
     #[error(
         "the password of {url} was not stored in the dead letter: give the configuration of app \
-         `{app_id}` (--app) so that the configured URL is used"
+         `{app_id}` (--apps) so that the configured URL is used"
     )]
     MissingPassword {
         /// The app id.
@@ -148,7 +148,7 @@ pub enum ReplayError {
     },
     /// Re-signing needs the app's secret, and the configuration has no app of this id.
     #[error(
-        "cannot re-sign for app `{app_id}`: it is not in the configuration; give it (--app) with \
+        "cannot re-sign for app `{app_id}`: it is not in the configuration; give it (--apps) with \
          its current secret"
     )]
     NoAppToSign {

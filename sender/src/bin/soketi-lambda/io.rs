@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::Serialize;
-use soketi_handler_kit::wire::Event;
+use soketi_handler_kit::wire::{Event, EventKind};
 use soketi_lambda_sender::input::{parse_event, parse_event_lines};
 
 use crate::error::CliError;
@@ -29,14 +29,24 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
         .map_err(|_| CliError::usage(format!("{} is not UTF-8", path.display())))
 }
 
+/// What an event looks like, for messages about events that are not.
+pub const EVENT_EXAMPLE: &str = r#"{"name":"channel_occupied","channel":"my-channel"}"#;
+
 /// Events from the command line: JSON objects, files of JSON lines, `-` for standard input.
-pub fn read_events(args: &[String]) -> Result<Vec<Event>, CliError> {
+/// An event whose name soketi does not send (a typo such as `member_joined`) is a usage error
+/// unless `allow_unknown`.
+pub fn read_events(args: &[String], allow_unknown: bool) -> Result<Vec<Event>, CliError> {
     let mut events = Vec::new();
     for arg in args {
         if arg.trim_start().starts_with('{') {
             events.push(
                 parse_event(arg).map_err(|e| CliError::usage(format!("event `{arg}`: {e}")))?,
             );
+        } else if arg != "-" && !Path::new(arg).exists() {
+            return Err(CliError::usage(format!(
+                "`{arg}` is neither an event (a JSON object such as {EVENT_EXAMPLE}) nor a file \
+                 of JSON lines, nor `-` for standard input"
+            )));
         } else {
             let text = read_text(Path::new(arg))?;
             let name = if arg == "-" { "standard input" } else { arg };
@@ -44,6 +54,20 @@ pub fn read_events(args: &[String]) -> Result<Vec<Event>, CliError> {
                 parse_event_lines(&text).map_err(|e| CliError::usage(format!("{name}: {e}")))?,
             );
         }
+    }
+    if let Some(Event::Unknown(unknown)) = events
+        .iter()
+        .find(|e| !allow_unknown && matches!(e, Event::Unknown(_)))
+    {
+        return Err(CliError::usage(format!(
+            "unknown event name `{}`: soketi sends {}; pass --allow-unknown to send it anyway",
+            unknown.name,
+            EventKind::ALL
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     Ok(events)
 }

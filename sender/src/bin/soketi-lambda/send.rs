@@ -20,9 +20,10 @@ use crate::setup::{init_logs, read_apps, runtime, sender};
 
 #[derive(Args)]
 pub struct SendArgs {
-    /// soketi app configuration (one app, or an array of apps) with its webhooks.
+    /// soketi's apps file: one app, or an array of apps, with their webhooks (as in soketi's
+    /// `appManager.array.apps`).
     #[arg(long, value_name = "FILE", required_unless_present = "replay")]
-    app: Option<PathBuf>,
+    apps: Option<PathBuf>,
     /// Which app of the file (id or key), when it holds several.
     #[arg(long)]
     app_id: Option<String>,
@@ -35,20 +36,20 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
     /// Send again the failed deliveries of a dead-letter file (byte for byte), instead of
-    /// EVENTS. Each goes to the webhook of --app it names (same app id, webhook index and
+    /// EVENTS. Each goes to the webhook of --apps it names (same app id, webhook index and
     /// target), with that webhook's credentials, URL and credential headers (not stored in the
     /// file). A line that cannot be read or sent is skipped and reported, the others are sent;
     /// the exit code is 1 if any was skipped or failed. With --dead-letter naming the same
     /// file, the file keeps only what is still to send, and whatever was appended meanwhile.
     #[arg(long, value_name = "FILE", conflicts_with = "events")]
     replay: Option<PathBuf>,
-    /// With --replay: re-sign each payload with the app's current secret from --app, stamped
+    /// With --replay: re-sign each payload with the app's current secret from --apps, stamped
     /// with a new time_ms (now, or --time-ms), for letters signed before a secret rotation or
     /// older than a receiver's max_age. The events are unchanged. Without it, the payload and
     /// signature are sent exactly as first signed.
     #[arg(long, requires = "replay")]
     resign: bool,
-    /// With --replay: send letters whose webhook is not in --app (or all, without --app) to
+    /// With --replay: send letters whose webhook is not in --apps (or all, without --apps) to
     /// the target named in the file, with the AWS default credentials and no configured
     /// header or credential. Without it, such letters are skipped: the file could have been
     /// edited to name another endpoint.
@@ -61,16 +62,20 @@ pub struct SendArgs {
     #[arg(long)]
     pid: Option<u32>,
     /// Attempts per request, the first included.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Timeout of one attempt, in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: u64,
     /// Total time bound of one delivery, retries included, in milliseconds [default: 60000,
     /// or --timeout-ms if longer]. It bounds every attempt too, so it may not be shorter than
     /// --timeout-ms.
     #[arg(long)]
     max_elapsed_ms: Option<u64>,
+    /// Send events whose name soketi does not send (without it, a name such as
+    /// `member_joined` is refused as a likely typo).
+    #[arg(long)]
+    allow_unknown: bool,
     /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
     #[arg(value_name = "EVENTS", required_unless_present = "replay")]
     events: Vec<String>,
@@ -83,7 +88,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
             "--resign and --unconfigured-targets apply to --replay only",
         ));
     }
-    let apps = match &args.app {
+    let apps = match &args.apps {
         Some(path) => read_apps(path)?,
         None => Vec::new(),
     };
@@ -92,7 +97,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         (None, [only]) => Some(only.id.clone()),
         (None, _) if args.replay.is_some() => None,
         (None, []) => {
-            let path = args.app.as_deref().unwrap_or(Path::new("--app"));
+            let path = args.apps.as_deref().unwrap_or(Path::new("--apps"));
             return Err(CliError::usage(format!(
                 "{} holds no app: give one app object or an array of apps",
                 path.display()
@@ -100,7 +105,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         }
         (None, _) => {
             return Err(CliError::usage(
-                "the app file holds several apps: say which with --app-id",
+                "the apps file holds several apps: say which with --app-id",
             ));
         }
     };
@@ -120,7 +125,7 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     };
     let events = match replay {
         Some(_) => Vec::new(),
-        None => read_events(&args.events)?,
+        None => read_events(&args.events, args.allow_unknown)?,
     };
     let rt = runtime()?;
     let sender = rt.block_on(builder.build())?;
@@ -186,11 +191,33 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::from(1));
     }
-    Ok(if report.is_success() && skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    if !report.unrouted.is_empty() {
+        eprintln!("{}", unrouted_warning(&report.unrouted));
+    }
+    Ok(if !report.is_success() || !skipped.is_empty() {
         ExitCode::from(1)
+    } else if !report.unrouted.is_empty() {
+        ExitCode::from(EXIT_UNROUTED)
+    } else {
+        ExitCode::SUCCESS
     })
+}
+
+/// The exit code of a send that delivered everything it sent, but found events that no
+/// webhook of the app wants (so nothing was sent for them).
+pub const EXIT_UNROUTED: u8 = 3;
+
+/// The warning for events no webhook wanted: which, and what to check.
+fn unrouted_warning(unrouted: &[Event]) -> String {
+    let mut names: Vec<&str> = unrouted.iter().map(Event::name).collect();
+    names.sort_unstable();
+    names.dedup();
+    format!(
+        "soketi-lambda: warning: {} event(s) matched no webhook of the app, so nothing was sent \
+         for them ({}): check the webhooks' event_types and filter in the apps file",
+        unrouted.len(),
+        names.join(", ")
+    )
 }
 
 /// The report printed on standard output.

@@ -11,10 +11,15 @@ use soketi_lambda_sender::{Sender, SenderBuilder};
 use crate::error::CliError;
 use crate::io::read_text;
 
-/// Logs on standard error, at `warn` unless `RUST_LOG` says otherwise.
+/// The log filter without `RUST_LOG`: the tool's warnings, but not the AWS SDK's own chatter
+/// (a missing region or credentials make `aws_config` print long provider-chain warnings
+/// before the tool's own message says what to set). `RUST_LOG=warn` shows them again.
+pub const DEFAULT_LOG_FILTER: &str = "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_lambda=error,aws_sdk_sqs=error";
+
+/// Logs on standard error: [`DEFAULT_LOG_FILTER`] unless `RUST_LOG` says otherwise.
 pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -19,7 +19,7 @@ pub struct SignArgs {
     /// The app secret. Prefer the environment variable: it stays out of the shell history and
     /// of `ps`.
     #[arg(long, env = "SOKETI_SECRET", hide_env_values = true)]
-    secret: String,
+    secret: Option<String>,
     /// The payload's time_ms (default: now).
     #[arg(long)]
     time_ms: Option<u64>,
@@ -31,6 +31,10 @@ pub struct SignArgs {
     /// gives ` prod`.
     #[arg(long = "header", value_name = "NAME:VALUE")]
     headers: Vec<String>,
+    /// Sign events whose name soketi does not send (without it, a name such as
+    /// `member_joined` is refused as a likely typo).
+    #[arg(long)]
+    allow_unknown: bool,
     /// Events: JSON objects, or files of JSON lines, or `-` for JSON lines on standard input.
     #[arg(required = true, value_name = "EVENTS")]
     events: Vec<String>,
@@ -60,7 +64,13 @@ fn custom_header(header: &str) -> Result<(String, String), CliError> {
 }
 
 pub fn run(args: SignArgs) -> Result<ExitCode, CliError> {
-    let events = read_events(&args.events)?;
+    let Some(secret) = args.secret.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(CliError::usage(
+            "no secret to sign with: pass --secret SECRET or set SOKETI_SECRET (the app's \
+             `secret` in soketi's configuration)",
+        ));
+    };
+    let events = read_events(&args.events, args.allow_unknown)?;
     if events.is_empty() {
         return Err(CliError::usage("no events to sign"));
     }
@@ -70,7 +80,7 @@ pub fn run(args: SignArgs) -> Result<ExitCode, CliError> {
         webhook = webhook.header(name, value);
     }
     // A Lambda webhook with these custom headers, of an app with this key and secret.
-    let app = App::new("", &args.key, &args.secret).webhook(webhook);
+    let app = App::new("", &args.key, secret).webhook(webhook);
     let ua = user_agent(args.pid.unwrap_or_else(std::process::id));
     let time_ms = args.time_ms.unwrap_or_else(now_ms);
     let request = Request::build(&app, 0, events, time_ms, &ua)

@@ -17,14 +17,9 @@ use crate::io::{print_json, read_path, read_text};
 pub struct VerifyArgs {
     /// The app secret. Prefer the environment variable: it stays out of the shell history and
     /// of `ps`. --apps or --app-secrets, when given, is used instead.
-    #[arg(
-        long,
-        env = "SOKETI_SECRET",
-        hide_env_values = true,
-        required_unless_present_any = ["apps", "app_secrets"]
-    )]
+    #[arg(long, env = "SOKETI_SECRET", hide_env_values = true)]
     secret: Option<String>,
-    /// soketi's apps file (each app's id, key and secret; the forms `send --app` reads).
+    /// soketi's apps file (each app's id, key and secret; the forms `send --apps` reads).
     #[arg(long, value_name = "FILE", conflicts_with = "app_secrets")]
     apps: Option<PathBuf>,
     /// A JSON object of app key to secret or array of secrets (the handler kit's app secrets,
@@ -75,9 +70,11 @@ fn keyring(args: &VerifyArgs) -> Result<Keyring, CliError> {
         };
         (ring, path)
     } else {
-        let Some(secret) = &args.secret else {
+        let Some(secret) = args.secret.as_deref().filter(|s| !s.is_empty()) else {
             return Err(CliError::usage(
-                "give --secret (or SOKETI_SECRET), --apps or --app-secrets",
+                "no secret to verify with: pass --secret SECRET or set SOKETI_SECRET (the app's \
+                 `secret` in soketi's configuration), or --apps FILE (soketi's apps file) or \
+                 --app-secrets FILE (a JSON object of app key to secret)",
             ));
         };
         return Ok(match &args.key {
