@@ -108,6 +108,8 @@
 //! event, which this crate's property tests and the sender's share.
 
 #![warn(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`) labels each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod config;

@@ -73,6 +73,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`) labels each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 pub mod deliver;
