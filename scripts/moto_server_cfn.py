@@ -125,10 +125,10 @@ class CfnAlarm(CloudFormationModel):
             threshold=float(p.get("Threshold")),
             statistic=p.get("Statistic"),
             description=p.get("AlarmDescription"),
-            dimensions=p.get("Dimensions", []),
-            alarm_actions=p.get("AlarmActions", []),
-            ok_actions=p.get("OKActions", []),
-            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            dimensions=p.get("Dimensions") or [],
+            alarm_actions=p.get("AlarmActions") or [],
+            ok_actions=p.get("OKActions") or [],
+            insufficient_data_actions=p.get("InsufficientDataActions") or [],
             treat_missing_data=p.get("TreatMissingData"),
         )
         return cls(resource_name)
