@@ -147,7 +147,6 @@ def main(argv):
     with open(argv[1], encoding="utf-8") as f:
         template = yaml_parse(f.read())
     defaults = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
-    names = [k for k in template["Parameters"] if k not in defaults or True]
     choices = {
         "SecretStore": ["create", "secrets-manager", "ssm", "parameter"],
         "SoketiAppSecret": ["", "-", "the-app-secret"],
@@ -159,7 +158,10 @@ def main(argv):
         "SoketiAppsSecretArn": ["", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apps-AbCdEf"],
         "SoketiAppsParameter": ["", "/soketi/apps"],
     }
-    assert set(choices) <= set(names), set(choices) - set(names)
+    missing = set(choices) - set(template["Parameters"])
+    if missing:
+        print(f"not ok the template has no parameter {sorted(missing)}")
+        return 1
     total = accepted = 0
     failures = []
     for values in itertools.product(*choices.values()):
@@ -167,7 +169,7 @@ def main(argv):
         total += 1
         refused = refusals(template, params)
         wrong = problems(template, params)
-        shown = {k: params[k] for k in choices if params[k] not in ("",)}
+        shown = {k: params[k] for k in choices if params[k] != ""}
         if refused and wrong:
             if not all(any(p in d for p in template["Parameters"]) for d in refused):
                 failures.append(f"a refusal names no parameter: {refused} for {shown}")
