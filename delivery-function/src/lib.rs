@@ -159,7 +159,9 @@ pub async fn handle(sender: &Sender, event: SqsEvent) -> (BatchResponse, BatchCo
             JobMessage::new(record.message_id, group, record.body.unwrap_or_default())
         })
         .collect();
-    let outcome = sender.deliver_jobs(messages).await;
+    let outcome = sender
+        .deliver_jobs(messages, soketi_lambda_sender::deliver::Deadline::none())
+        .await;
     let counts = outcome.counts();
     let response = BatchResponse {
         batch_item_failures: outcome

@@ -25,8 +25,8 @@ use aws_sdk_sqs::types::{
 };
 use tokio::sync::watch;
 
-use crate::Sender;
-use crate::jobs::{BatchCounts, JobMessage};
+use crate::deliver::Deadline;
+use crate::jobs::{BatchCounts, JobMessage, JobSender};
 
 /// How the worker polls.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl WorkerError {
 /// ```
 #[derive(Clone)]
 pub struct Worker {
-    sender: Sender,
+    sender: JobSender,
     client: Client,
     config: Arc<WorkerConfig>,
     progress: Arc<Mutex<WorkerProgress>>,
@@ -154,11 +154,12 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker delivering with `sender` the jobs of the queue `config.queue_url`, read with
-    /// `client`.
-    pub fn new(sender: Sender, client: Client, config: WorkerConfig) -> Self {
+    /// A worker delivering with `sender` (a [`Sender`](crate::Sender), or a [`JobSender`]
+    /// keeping soketi's apps current from a secret store) the jobs of the queue
+    /// `config.queue_url`, read with `client`.
+    pub fn new(sender: impl Into<JobSender>, client: Client, config: WorkerConfig) -> Self {
         Worker {
-            sender,
+            sender: sender.into(),
             client,
             config: Arc::new(config),
             progress: Arc::new(Mutex::new(WorkerProgress::default())),
@@ -234,6 +235,10 @@ impl Worker {
                 received = receive => received,
                 _ = stopped.changed() => return Ok(()),
             };
+            // The messages are this worker's until the visibility timeout ends, counted from
+            // the receive's answer (SQS counts from its own receive, a little earlier; the
+            // deadline's margin covers the difference).
+            let deadline = Deadline::after(config.visibility_timeout);
             let messages = match received {
                 Ok(output) => output.messages.unwrap_or_default(),
                 Err(e) => {
@@ -266,14 +271,19 @@ impl Worker {
                 }
             };
             if !messages.is_empty() {
-                self.deliver_batch(messages, visibility).await;
+                self.deliver_batch(messages, visibility, deadline).await;
             }
         }
     }
 
     /// Delivers one received batch, keeping it invisible meanwhile, and deletes what was
     /// delivered.
-    async fn deliver_batch(&self, messages: Vec<aws_sdk_sqs::types::Message>, visibility: i32) {
+    async fn deliver_batch(
+        &self,
+        messages: Vec<aws_sdk_sqs::types::Message>,
+        visibility: i32,
+        deadline: Deadline,
+    ) {
         let count = messages.len();
         self.update(|p| p.in_flight += count);
         // (id, receipt handle) of each message; the id is the message id, unique in a batch.
@@ -291,7 +301,7 @@ impl Worker {
             jobs.push(JobMessage::new(id, group, message.body.unwrap_or_default()));
         }
         let heartbeat = tokio::spawn(self.clone().extend_visibility(receipts.clone(), visibility));
-        let outcome = self.sender.deliver_jobs(jobs).await;
+        let outcome = self.sender.deliver_jobs(jobs, deadline).await;
         heartbeat.abort();
         let delivered: Vec<&(String, String)> = receipts
             .iter()
