@@ -17,12 +17,17 @@
 //! Inside: `error` says why a job cannot be delivered ([`JobError`]); `accept` reads and
 //! verifies a job; `run` delivers consecutive jobs of a group together (coalesced); `batch`
 //! delivers a batch of messages ([`JobMessage`]) group by group before a deadline; `outcome`
-//! is what became of each; `source` keeps the sender of a queue consumer current from a secret
+//! is what became of each; `metrics` prints a batch's figures as CloudWatch Embedded Metric
+//! Format ([`emf_line`]); `dead_letter_queue` (feature `sqs`) moves rejected jobs to the
+//! dead-letter queue at once ([`DeadLetterQueue`]); `source` keeps the sender of a queue consumer current from a secret
 //! store holding soketi's apps ([`JobSender`]).
 
 mod accept;
 mod batch;
+#[cfg(feature = "sqs")]
+mod dead_letter_queue;
 mod error;
+mod metrics;
 mod outcome;
 mod run;
 mod source;
@@ -34,7 +39,12 @@ use crate::deliver::Report;
 use crate::route::WrittenEvents;
 
 pub use batch::JobMessage;
+#[cfg(feature = "sqs")]
+pub use dead_letter_queue::{
+    ATTRIBUTE_GROUP, ATTRIBUTE_MESSAGE_ID, ATTRIBUTE_REASON, ATTRIBUTE_REJECTION, DeadLetterQueue,
+};
 pub use error::JobError;
+pub use metrics::{BatchMetrics, METRIC_NAMES, METRICS_NAMESPACE, emf_line};
 pub use outcome::{BatchCounts, BatchOutcome, JobOutcome};
 pub use source::{JobSender, parse_apps_secret};
 
