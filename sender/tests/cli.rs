@@ -920,3 +920,51 @@ async fn the_worker_retries_a_failing_queue_and_stops_on_sigterm() {
     assert!(last.starts_with("worker: 0 jobs"), "{stderr}");
     assert!(!last.contains(" 0 receive errors"), "{stderr}");
 }
+
+/// A queue no receive reaches gives up after `--max-receive-failures` tries in a row: exit 1,
+/// the queue named, never an endless retry.
+#[tokio::test]
+async fn the_worker_gives_up_on_a_queue_it_cannot_read() {
+    let sqs = FakeServer::start(|_, _| Reply::ServerError).await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let mut cmd = bin();
+    cmd.args([
+        "worker",
+        "--sqs-queue-url",
+        &queue,
+        "--sqs-endpoint-url",
+        &sqs.url,
+    ])
+    .arg("--apps")
+    .arg(&apps)
+    .args(["--concurrency", "1", "--max-receive-failures", "2"]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(stderr.contains("2 receives in a row failed"), "{stderr}");
+    assert!(stderr.contains(&queue), "{stderr}");
+}
+
+#[test]
+fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
+    let apps = app_file(None);
+    let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
+    for (flag, value) in [
+        ("--batch-size", "11"),
+        ("--batch-size", "0"),
+        ("--wait-seconds", "21"),
+        ("--max-receive-failures", "0"),
+    ] {
+        let out = run(bin()
+            .args(["worker", "--sqs-queue-url", queue, "--apps"])
+            .arg(&apps)
+            .args([flag, value]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("not in"),
+            "{stderr}"
+        );
+    }
+}

@@ -24,11 +24,24 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
     /// Messages per receive (1 to 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=10))]
     batch_size: u8,
     /// Long-polling wait of a receive, in seconds (0 to 20).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=20))]
     wait_seconds: u8,
+    /// Receives in a row that may fail (queue unreachable, no credentials) before the worker
+    /// exits with status 1.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_receive_failures: u32,
+    /// Rejected jobs (unknown app, bad signature, malformed) are sent to this dead-letter
+    /// queue at once (needs sqs:SendMessage on it); without it they are made visible again at
+    /// once and the queue's redrive policy moves them.
+    #[arg(long, value_name = "URL")]
+    dead_letter_queue_url: Option<String>,
+    /// Deliver each job as its own payload instead of a message group's jobs coalesced per
+    /// webhook.
+    #[arg(long)]
+    no_coalesce: bool,
     /// Visibility timeout of received messages, in seconds; extended every half of it while a
     /// batch is being delivered.
     #[arg(long, default_value_t = 60)]
@@ -122,9 +135,15 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         .concurrency(args.concurrency)
         .batch_size(args.batch_size)
         .wait_seconds(args.wait_seconds)
-        .visibility_timeout(Duration::from_secs(args.visibility_timeout));
+        .visibility_timeout(Duration::from_secs(args.visibility_timeout))
+        .max_receive_failures(args.max_receive_failures);
+    let config = match &args.dead_letter_queue_url {
+        Some(url) => config.dead_letter_queue_url(url),
+        None => config,
+    };
     runtime()?.block_on(async move {
         let sender = sender(apps, policy, args.endpoint_url.as_deref())
+            .coalesce_jobs(!args.no_coalesce)
             .build()
             .await?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
