@@ -33,7 +33,11 @@ use aws_sdk_sqs::types::{
 use tokio::sync::watch;
 
 use crate::deliver::Deadline;
-use crate::jobs::{BatchCounts, DeadLetterQueue, JobMessage, JobOutcome, JobSender};
+use std::io::Write as _;
+
+use crate::jobs::{
+    BatchCounts, BatchMetrics, DeadLetterQueue, JobMessage, JobOutcome, JobSender, emf_line,
+};
 
 /// How the worker polls.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +61,9 @@ pub struct WorkerConfig {
     /// made visible again at once, and the queue's redrive policy moves them after
     /// `maxReceiveCount` receives.
     pub dead_letter_queue_url: Option<String>,
+    /// When set, one CloudWatch Embedded Metric Format line per batch on standard output,
+    /// with this as its `Function` dimension (see [`emf_line`](crate::jobs::emf_line)).
+    pub metrics_function: Option<String>,
 }
 
 impl WorkerConfig {
@@ -70,6 +77,7 @@ impl WorkerConfig {
             visibility_timeout: Duration::from_secs(60),
             max_receive_failures: 5,
             dead_letter_queue_url: None,
+            metrics_function: None,
         }
     }
 
@@ -103,6 +111,12 @@ impl WorkerConfig {
         self
     }
 
+    /// Prints one Embedded Metric Format line per batch, dimension `Function` = `function`.
+    pub fn metrics_function(mut self, function: impl Into<String>) -> Self {
+        self.metrics_function = Some(function.into());
+        self
+    }
+
     /// Sets the visibility timeout (at least 2 s, whole seconds).
     pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
         self.visibility_timeout = timeout.max(Duration::from_secs(2));
@@ -122,6 +136,8 @@ pub struct WorkerProgress {
     pub receive_errors: u64,
     /// Delivered messages whose deletion failed: they will be delivered again.
     pub delete_errors: u64,
+    /// Rejected jobs moved to the dead-letter queue.
+    pub dead_lettered: u64,
 }
 
 /// Why the worker stopped on its own.
@@ -422,10 +438,23 @@ impl Worker {
             }
         }
         let counts = outcome.counts();
+        if let Some(function) = &self.config.metrics_function {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let metrics = BatchMetrics::of(&outcome, moved.len());
+            // A closed standard output loses the line, never the batch.
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                emf_line(function, &metrics, now_ms)
+            );
+        }
         self.update(|p| {
             p.in_flight -= count;
             p.jobs.add(counts);
             p.delete_errors += delete_errors;
+            p.dead_lettered += moved.len() as u64;
         });
     }
 

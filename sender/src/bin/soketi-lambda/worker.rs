@@ -1,6 +1,7 @@
 //! `soketi-lambda worker`: consume soketi's SQS webhook queue and deliver every job, until
 //! SIGINT or SIGTERM.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -42,6 +43,10 @@ pub struct WorkerArgs {
     /// webhook.
     #[arg(long)]
     no_coalesce: bool,
+    /// Print one CloudWatch Embedded Metric Format line per batch on standard output
+    /// (namespace SoketiLambda, dimension Function=soketi-lambda-worker).
+    #[arg(long)]
+    metrics: bool,
     /// Visibility timeout of received messages, in seconds; extended every half of it while a
     /// batch is being delivered.
     #[arg(long, default_value_t = 60)]
@@ -80,13 +85,18 @@ fn region_of(url: &str) -> Option<String> {
     (parts.next()? == "amazonaws").then(|| region.to_owned())
 }
 
-fn progress_line(progress: &WorkerProgress, started: Instant) -> String {
+/// The progress line: jobs done (delivered, or moved to the dead-letter queue) in all and per
+/// second since the previous line (`last`: its time and jobs done), then each outcome.
+fn progress_line(progress: &WorkerProgress, started: Instant, last: (Instant, u64)) -> String {
     let seconds = started.elapsed().as_secs_f64().max(0.001);
-    let jobs = progress.jobs.total();
+    let done = progress.jobs.delivered as u64 + progress.dead_lettered;
+    let interval = last.0.elapsed().as_secs_f64().max(0.001);
     format!(
-        "worker: {jobs} jobs in {seconds:.0} s ({:.1}/s): {}; {} in flight; {} receive errors, {} delete errors",
-        jobs as f64 / seconds,
+        "worker: {done} jobs done in {seconds:.0} s ({:.1}/s): {}; {} dead-lettered; {} in \
+         flight; {} receive errors, {} delete errors",
+        done.saturating_sub(last.1) as f64 / interval,
         progress.jobs,
+        progress.dead_lettered,
         progress.in_flight,
         progress.receive_errors,
         progress.delete_errors
@@ -137,6 +147,10 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         .wait_seconds(args.wait_seconds)
         .visibility_timeout(Duration::from_secs(args.visibility_timeout))
         .max_receive_failures(args.max_receive_failures);
+    let config = match args.metrics {
+        true => config.metrics_function("soketi-lambda-worker"),
+        false => config,
+    };
     let config = match &args.dead_letter_queue_url {
         Some(url) => config.dead_letter_queue_url(url),
         None => config,
@@ -171,26 +185,45 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
             tokio::spawn(async move {
                 let mut interval = tokio::time::interval(every);
                 interval.tick().await;
+                let mut last = (started, 0);
                 loop {
                     interval.tick().await;
-                    eprintln!("{}", progress_line(&worker.progress(), started));
+                    let progress = worker.progress();
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{}",
+                        progress_line(&progress, started, last)
+                    );
+                    last = (
+                        Instant::now(),
+                        progress.jobs.delivered as u64 + progress.dead_lettered,
+                    );
                 }
             })
         });
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "worker: delivering the jobs of {} ({} pollers); SIGINT or SIGTERM to stop",
-            args.sqs_queue_url, args.concurrency
+            args.sqs_queue_url,
+            args.concurrency
         );
         let result = worker
             .run(async {
                 shutdown_signal().await;
-                eprintln!("worker: stopping: finishing the batches in flight");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "worker: stopping: finishing the batches in flight"
+                );
             })
             .await;
         if let Some(ticker) = ticker {
             ticker.abort();
         }
-        eprintln!("{}", progress_line(&worker.progress(), started));
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            progress_line(&worker.progress(), started, (started, 0))
+        );
         match result {
             Ok(_) => Ok(ExitCode::SUCCESS),
             Err(e) => Err(CliError::failed(e.to_string())),
