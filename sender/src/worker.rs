@@ -5,8 +5,7 @@
 //! messages), delivers it with [`Sender::deliver_jobs`] (FIFO order per message group, a group
 //! stopping at its first failure), keeps the batch's messages invisible while it works
 //! (visibility extended every half timeout, so a slow webhook does not let another consumer
-//! take them), then deletes the delivered ones. The batch's deadline is the visibility
-//! timeout it holds: no attempt starts that cannot end before it. Failed jobs are left to
+//! take them), then deletes the delivered ones. Failed jobs are left to
 //! reappear when their visibility timeout ends — a backoff — and the queue's redrive policy
 //! moves those that keep failing to its dead-letter queue. Jobs not tried (behind a failure of
 //! their group, or out of time) are made visible again at once; rejected jobs are sent to the
@@ -281,10 +280,10 @@ impl Worker {
                 received = receive => received,
                 _ = stopped.changed() => return Ok(()),
             };
-            // The messages are this worker's until the visibility timeout ends, counted from
-            // the receive's answer (SQS counts from its own receive, a little earlier; the
-            // deadline's margin covers the difference).
-            let deadline = Deadline::after(config.visibility_timeout);
+            // The messages stay this worker's while its heartbeat extends their visibility, so
+            // the batch is bounded by the retry policy, not by the first visibility timeout (a
+            // fixed deadline there would starve a target slower than a short timeout).
+            let deadline = Deadline::none();
             let messages = match received {
                 Ok(output) => {
                     failures_in_a_row = 0;
