@@ -139,6 +139,9 @@ impl Delivery {
         event: SqsEvent,
         deadline: Deadline,
     ) -> (BatchResponse, BatchMetrics) {
+        let time_left_ms = deadline
+            .left()
+            .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
         let messages: Vec<JobMessage> = event
             .records
             .into_iter()
@@ -172,6 +175,7 @@ impl Delivery {
             dead_lettered = moved.len(),
             skipped = counts.skipped,
             coalesced = counts.coalesced,
+            time_left_ms,
             "batch: {counts}"
         );
         let now_ms = std::time::SystemTime::now()

@@ -40,7 +40,18 @@ async fn main() -> Result<(), Error> {
     };
     let delivery = &delivery;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = Deadline::at_system_time(event.context.deadline());
+        let end = event.context.deadline();
+        let deadline = if end > std::time::SystemTime::now() {
+            Deadline::at_system_time(end)
+        } else {
+            // Lambda always gives a deadline ahead; one already past at the start means the
+            // runtime gives none (an emulator): the retry policy alone bounds the batch.
+            tracing::warn!(
+                deadline_ms = event.context.deadline,
+                "the invocation's deadline had passed when it started: delivering without one"
+            );
+            Deadline::none()
+        };
         let (response, _) = delivery.handle(event.payload, deadline).await;
         Ok::<_, Error>(response)
     }))

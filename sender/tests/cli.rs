@@ -950,6 +950,15 @@ async fn the_worker_gives_up_on_a_queue_it_cannot_read() {
 fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
     let apps = app_file(None);
     let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
+    let out = run(bin()
+        .args(["worker", "--sqs-queue-url", queue, "--apps"])
+        .arg(&apps)
+        .args(["--apps-secret-arn", "arn:aws:secretsmanager:eu-west-1:1:secret:apps"]));
+    assert_eq!(code(&out), 2, "one place for the apps");
+    let out = run(bin().args(["worker", "--sqs-queue-url", queue]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("--apps"), "{stderr}");
     for (flag, value) in [
         ("--batch-size", "11"),
         ("--batch-size", "0"),

@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use soketi_handler_kit::secrets::{
+    RefreshPolicy, SecretSource, SecretsManagerSecret, SsmParameter,
+};
+use soketi_lambda_sender::Sender;
+use soketi_lambda_sender::jobs::{JobSender, parse_apps_secret};
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
 
 use crate::error::CliError;
@@ -19,8 +24,17 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "URL")]
     sqs_queue_url: String,
     /// soketi's apps (with their webhooks; `previous_secrets` accepted on jobs too).
-    #[arg(long, value_name = "FILE")]
-    apps: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["apps_secret_arn", "apps_parameter"], conflicts_with_all = ["apps_secret_arn", "apps_parameter"])]
+    apps: Option<PathBuf>,
+    /// soketi's apps JSON from a Secrets Manager secret (ARN or name): AWSCURRENT, with
+    /// AWSPREVIOUS's secrets accepted on jobs; read again every 5 minutes and when a job names
+    /// an unknown key or signature. No secret on the command line or in a file.
+    #[arg(long, value_name = "ARN", conflicts_with = "apps_parameter")]
+    apps_secret_arn: Option<String>,
+    /// soketi's apps JSON from an SSM SecureString parameter, read decrypted (as
+    /// --apps-secret-arn).
+    #[arg(long, value_name = "NAME")]
+    apps_parameter: Option<String>,
     /// Pollers, each with one batch in flight at most.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -103,6 +117,34 @@ fn progress_line(progress: &WorkerProgress, started: Instant, last: (Instant, u6
     )
 }
 
+/// The apps' sender: `base` with the apps of --apps, or kept current from the store
+/// --apps-secret-arn or --apps-parameter names (read now: one that cannot be read fails here).
+async fn job_sender(args: &WorkerArgs, base: Sender) -> Result<JobSender, CliError> {
+    let (name, source): (&str, Box<dyn SecretSource>) =
+        match (&args.apps_secret_arn, &args.apps_parameter) {
+            (Some(arn), _) => {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let client = aws_sdk_secretsmanager::Client::new(&aws);
+                (
+                    "--apps-secret-arn",
+                    Box::new(SecretsManagerSecret::new(client, arn)),
+                )
+            }
+            (None, Some(parameter)) => {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let client = aws_sdk_ssm::Client::new(&aws);
+                (
+                    "--apps-parameter",
+                    Box::new(SsmParameter::new(client, parameter)),
+                )
+            }
+            (None, None) => return Ok(JobSender::fixed(base)),
+        };
+    JobSender::from_secret(&base, source, RefreshPolicy::new(), parse_apps_secret)
+        .await
+        .map_err(|e| CliError::failed(format!("{name}: {e}")))
+}
+
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -128,13 +170,16 @@ async fn shutdown_signal() {
 
 pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
     init_logs();
-    let apps = read_apps(&args.apps)?;
-    if apps.is_empty() {
-        return Err(CliError::usage(format!(
-            "{} holds no app",
-            args.apps.display()
-        )));
-    }
+    let apps = match &args.apps {
+        Some(path) => {
+            let apps = read_apps(path)?;
+            if apps.is_empty() {
+                return Err(CliError::usage(format!("{} holds no app", path.display())));
+            }
+            apps
+        }
+        None => Vec::new(),
+    };
     let policy = retry_policy(
         args.max_attempts,
         args.timeout_ms,
@@ -177,7 +222,8 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
                 "no region for the queue: give --region, or set AWS_REGION",
             ));
         }
-        let worker = Worker::new(sender, aws_sdk_sqs::Client::new(&sdk), config);
+        let jobs = job_sender(&args, sender).await?;
+        let worker = Worker::new(jobs, aws_sdk_sqs::Client::new(&sdk), config);
         let started = Instant::now();
         let ticker = (args.progress_seconds > 0).then(|| {
             let worker = worker.clone();
