@@ -201,8 +201,8 @@ mod tests {
         }
         let plain = ReceivedPayload::parse(r#"{"time_ms":1,"events":[]}"#).expect("plain");
         assert_eq!(plain.job_events(), None);
-        let twice = format!(r#"{{"time_ms":1,"events":[],"job_events":[],"job_\u0065vents":[]}}"#);
-        let error = ReceivedPayload::parse(&twice).expect_err("duplicate");
+        let twice = r#"{"time_ms":1,"events":[],"job_events":[],"job_\u0065vents":[]}"#;
+        let error = ReceivedPayload::parse(twice).expect_err("duplicate");
         assert!(
             error.to_string().contains("duplicate field `job_events`"),
             "{error}"
