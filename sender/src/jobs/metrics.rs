@@ -23,7 +23,6 @@ pub const METRIC_NAMES: [(&str, &str); 7] = [
 
 /// The figures of a batch, for [`emf_line`].
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BatchMetrics {
     /// Jobs delivered (deleted).
     pub delivered: usize,
