@@ -15,8 +15,10 @@
 //! ([`WorkerConfig::max_receive_failures`] in a row, with backoff) stops the worker with
 //! [`WorkerError::Queue`].
 //!
-//! On shutdown the pollers stop receiving; batches in flight are finished (bounded by the
-//! retry policy's `max_elapsed`) and deleted as usual. Nothing else is deleted: every message
+//! On shutdown the pollers stop receiving: a receive in flight is let finish (within the
+//! long-polling wait) and what it got is made visible again at once; batches in flight are
+//! finished (bounded by the retry policy's `max_elapsed`) and deleted as usual. With
+//! [`WorkerConfig::drain`] each poller stops once a receive finds the queue empty. Nothing else is deleted: every message
 //! not delivered stays in the queue, to be delivered by the next consumer.
 
 use std::future::Future;
@@ -63,6 +65,9 @@ pub struct WorkerConfig {
     /// When set, one CloudWatch Embedded Metric Format line per batch on standard output,
     /// with this as its `Function` dimension (see [`emf_line`](crate::jobs::emf_line)).
     pub metrics_function: Option<String>,
+    /// Stop once a receive finds no message (for batch jobs and tests); messages in flight
+    /// elsewhere, or waiting out a visibility timeout, are not waited for.
+    pub drain: bool,
 }
 
 impl WorkerConfig {
@@ -77,6 +82,7 @@ impl WorkerConfig {
             max_receive_failures: 5,
             dead_letter_queue_url: None,
             metrics_function: None,
+            drain: false,
         }
     }
 
@@ -113,6 +119,12 @@ impl WorkerConfig {
     /// Prints one Embedded Metric Format line per batch, dimension `Function` = `function`.
     pub fn metrics_function(mut self, function: impl Into<String>) -> Self {
         self.metrics_function = Some(function.into());
+        self
+    }
+
+    /// Stops each poller once a receive finds no message.
+    pub fn drain(mut self, drain: bool) -> Self {
+        self.drain = drain;
         self
     }
 
@@ -276,10 +288,10 @@ impl Worker {
                 .visibility_timeout(visibility)
                 .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
                 .send();
-            let received = tokio::select! {
-                received = receive => received,
-                _ = stopped.changed() => return Ok(()),
-            };
+            // A receive in flight is not dropped on shutdown: SQS would still hand it messages,
+            // invisible for a whole timeout to everyone. It ends (within the long-polling
+            // wait), and what it got is handed back below.
+            let received = receive.await;
             // The messages stay this worker's while its heartbeat extends their visibility, so
             // the batch is bounded by the retry policy, not by the first visibility timeout (a
             // fixed deadline there would starve a target slower than a short timeout).
@@ -289,6 +301,7 @@ impl Worker {
                     failures_in_a_row = 0;
                     output.messages.unwrap_or_default()
                 }
+                Err(_) if *stopped.borrow() => return Ok(()),
                 Err(e) => {
                     let code = e.code().unwrap_or_default().to_owned();
                     let message = e
@@ -337,6 +350,17 @@ impl Worker {
                     continue;
                 }
             };
+            if *stopped.borrow() {
+                let receipts: Vec<(String, String)> = messages
+                    .into_iter()
+                    .filter_map(|m| Some((m.message_id?, m.receipt_handle?)))
+                    .collect();
+                self.change_visibility(&receipts, 0).await;
+                return Ok(());
+            }
+            if messages.is_empty() && config.drain {
+                return Ok(());
+            }
             if !messages.is_empty() {
                 self.deliver_batch(messages, visibility, deadline).await;
             }

@@ -953,7 +953,10 @@ fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
     let out = run(bin()
         .args(["worker", "--sqs-queue-url", queue, "--apps"])
         .arg(&apps)
-        .args(["--apps-secret-arn", "arn:aws:secretsmanager:eu-west-1:1:secret:apps"]));
+        .args([
+            "--apps-secret-arn",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:apps",
+        ]));
     assert_eq!(code(&out), 2, "one place for the apps");
     let out = run(bin().args(["worker", "--sqs-queue-url", queue]));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -976,4 +979,36 @@ fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
             "{stderr}"
         );
     }
+}
+
+/// `--drain`: a queue that answers with no message ends the worker at once, status 0, with its
+/// totals.
+#[tokio::test]
+async fn the_worker_drains_an_empty_queue_and_exits() {
+    let sqs = FakeServer::ok().await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let mut cmd = bin();
+    cmd.args([
+        "worker",
+        "--sqs-queue-url",
+        &queue,
+        "--sqs-endpoint-url",
+        &sqs.url,
+    ])
+    .arg("--apps")
+    .arg(&apps)
+    .args(["--concurrency", "2", "--drain"]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("worker: 0 jobs done"),
+        "{stderr}"
+    );
+    assert_eq!(sqs.requests().len(), 2, "one receive per poller");
 }

@@ -57,6 +57,9 @@ pub struct WorkerArgs {
     /// webhook.
     #[arg(long)]
     no_coalesce: bool,
+    /// Exit (status 0, with the totals) once a receive finds the queue empty.
+    #[arg(long)]
+    drain: bool,
     /// Print one CloudWatch Embedded Metric Format line per batch on standard output
     /// (namespace SoketiLambda, dimension Function=soketi-lambda-worker).
     #[arg(long)]
@@ -191,7 +194,8 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         .batch_size(args.batch_size)
         .wait_seconds(args.wait_seconds)
         .visibility_timeout(Duration::from_secs(args.visibility_timeout))
-        .max_receive_failures(args.max_receive_failures);
+        .max_receive_failures(args.max_receive_failures)
+        .drain(args.drain);
     let config = match args.metrics {
         true => config.metrics_function("soketi-lambda-worker"),
         false => config,
