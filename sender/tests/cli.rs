@@ -982,7 +982,7 @@ fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
 }
 
 /// `--drain`: a queue that answers with no message ends the worker at once, status 0, with its
-/// totals.
+/// totals; a local queue URL needs no --sqs-endpoint-url.
 #[tokio::test]
 async fn the_worker_drains_an_empty_queue_and_exits() {
     let sqs = FakeServer::ok().await;
@@ -1011,4 +1011,13 @@ async fn the_worker_drains_an_empty_queue_and_exits() {
         "{stderr}"
     );
     assert_eq!(sqs.requests().len(), 2, "one receive per poller");
+    // Without --sqs-endpoint-url, a local queue URL is reached where it says.
+    let mut cmd = bin();
+    cmd.args(["worker", "--sqs-queue-url", &queue, "--region", "us-east-1"])
+        .arg("--apps")
+        .arg(&apps)
+        .args(["--concurrency", "1", "--drain"]);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sqs.requests().len(), 3);
 }

@@ -68,7 +68,8 @@ pub struct WorkerArgs {
     /// batch is being delivered.
     #[arg(long, default_value_t = 60)]
     visibility_timeout: u64,
-    /// The SQS endpoint (a local emulator). AWS_ENDPOINT_URL is honoured too.
+    /// The SQS endpoint [default: the queue URL's own, when it is not AWS's]. AWS_ENDPOINT_URL
+    /// is honoured for AWS URLs.
     #[arg(long, value_name = "URL")]
     sqs_endpoint_url: Option<String>,
     /// The queue's region (default: from the queue URL, else the AWS default region chain).
@@ -91,6 +92,18 @@ pub struct WorkerArgs {
     /// Seconds between progress lines on standard error (0: only the last one).
     #[arg(long, default_value_t = 10)]
     progress_seconds: u64,
+}
+
+/// The endpoint of a queue URL that is not AWS's (`http://127.0.0.1:9324/000/q.fifo` →
+/// `http://127.0.0.1:9324`): a local SQS is reached where its URL says, with no
+/// --sqs-endpoint-url. AWS's own URLs give `None`: the region's endpoint is resolved by the SDK
+/// (and AWS_ENDPOINT_URL is honoured).
+fn local_endpoint_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let aws = name.ends_with(".amazonaws.com") || name.ends_with(".amazonaws.com.cn");
+    (!aws).then(|| format!("{scheme}://{host}"))
 }
 
 /// `https://sqs.<region>.amazonaws.com/...` → `<region>`.
@@ -217,7 +230,11 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         {
             loader = loader.region(aws_config::Region::new(region));
         }
-        if let Some(endpoint) = &args.sqs_endpoint_url {
+        let endpoint = args
+            .sqs_endpoint_url
+            .clone()
+            .or_else(|| local_endpoint_of(&args.sqs_queue_url));
+        if let Some(endpoint) = &endpoint {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
@@ -293,5 +310,19 @@ mod tests {
         );
         assert_eq!(region_of("http://127.0.0.1:5000/123456789012/q.fifo"), None);
         assert_eq!(region_of("not a url"), None);
+    }
+
+    #[test]
+    fn a_local_queue_url_is_its_own_endpoint() {
+        use super::local_endpoint_of;
+        assert_eq!(
+            local_endpoint_of("http://127.0.0.1:9324/000000000000/q.fifo").as_deref(),
+            Some("http://127.0.0.1:9324")
+        );
+        assert_eq!(
+            local_endpoint_of("https://sqs.eu-west-1.amazonaws.com/123456789012/q.fifo"),
+            None
+        );
+        assert_eq!(local_endpoint_of("not a url"), None);
     }
 }
