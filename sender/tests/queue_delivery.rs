@@ -310,3 +310,83 @@ async fn events_arrive_as_the_bytes_they_were_in_the_job() {
     assert_eq!(received, want);
     assert!(received.iter().any(|t| t.contains(r"lone \ud800")));
 }
+
+/// A store whose apps JSON changes when the test says (a rotation), counting its reads.
+struct Rotating {
+    text: Arc<std::sync::Mutex<String>>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl soketi_handler_kit::secrets::SecretSource for Rotating {
+    fn fetch(&self) -> soketi_handler_kit::secrets::FetchFuture<'_> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let text = self.text.lock().expect("lock").clone();
+        Box::pin(async move { Ok(soketi_handler_kit::secrets::SecretText::new(text)) })
+    }
+
+    fn describe(&self) -> String {
+        "a test store".to_owned()
+    }
+}
+
+/// The apps' secret rotates in the store after the consumer read it: a job signed with the new
+/// secret makes the consumer read the store once more before rejecting it, and it is delivered;
+/// a forged job is rejected after that one read, and reads stay within the policy's bucket.
+#[tokio::test]
+async fn a_rotated_secret_is_read_again_before_a_job_is_rejected() {
+    use soketi_lambda_sender::jobs::{JobSender, parse_apps_secret};
+    let server = FakeServer::ok().await;
+    let apps = |secret: &str| {
+        format!(
+            r#"[{{"id":"1","key":"k","secret":"{secret}","webhooks":[{{"url":"{}/hook","event_types":["channel_occupied"]}}]}}]"#,
+            server.url
+        )
+    };
+    let text = Arc::new(std::sync::Mutex::new(apps("s")));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let store = Rotating {
+        text: text.clone(),
+        reads: reads.clone(),
+    };
+    let base = Sender::builder()
+        .retry_policy(policy())
+        .region_fallback(RegionFallback::None)
+        .build()
+        .await
+        .expect("base");
+    let policy = soketi_handler_kit::secrets::RefreshPolicy::new()
+        .on_mismatch(Duration::from_secs(3600))
+        .mismatch_burst(1);
+    let jobs = JobSender::from_secret(&base, store, policy, parse_apps_secret)
+        .await
+        .expect("read at start");
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    *text.lock().expect("lock") = apps("rotated");
+    let payload = r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"after"}]}"#;
+    let rotated = write_job("k", "1", payload, &Secret::new("rotated"));
+    let outcome = jobs
+        .deliver_jobs(
+            vec![JobMessage::new("m1", Some(GROUP.to_owned()), rotated)],
+            Deadline::none(),
+        )
+        .await;
+    assert!(
+        outcome.outcomes[0].1.is_delivered(),
+        "{:?}",
+        outcomes(&outcome)
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 2, "read once more");
+    let forged = write_job("k", "1", payload, &Secret::new("guess"));
+    let outcome = jobs
+        .deliver_jobs(
+            vec![JobMessage::new("m2", Some(GROUP.to_owned()), forged)],
+            Deadline::none(),
+        )
+        .await;
+    assert_eq!(outcome.counts().rejected, 1);
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "the bucket is empty: no read storm"
+    );
+}
