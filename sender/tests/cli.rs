@@ -1021,3 +1021,45 @@ async fn the_worker_drains_an_empty_queue_and_exits() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(sqs.requests().len(), 3);
 }
+
+/// The worker with standard output and standard error both closed pipes: its own lines
+/// (progress, metrics, the error report) are lost, never a panic (101); here without
+/// credentials it fails with its own exit code, 1. (Logs are off: the log subscriber's own
+/// report of a failed write is a separate matter, for the logging set-up.)
+#[tokio::test]
+async fn the_worker_does_not_panic_on_closed_output() {
+    let sqs = FakeServer::ok().await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let out = tokio::task::spawn_blocking(move || {
+        let (out_reader, out_writer) = std::io::pipe().expect("pipe");
+        let (err_reader, err_writer) = std::io::pipe().expect("pipe");
+        drop((out_reader, err_reader));
+        bin()
+            .args(["worker", "--sqs-queue-url", &queue, "--region", "us-east-1"])
+            .arg("--apps")
+            .arg(&apps)
+            .args([
+                "--concurrency",
+                "1",
+                "--drain",
+                "--metrics",
+                "--progress-seconds",
+                "1",
+            ])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("RUST_LOG", "off")
+            .stdout(out_writer)
+            .stderr(err_writer)
+            .status()
+            .expect("run soketi-lambda")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.code(), Some(1), "not 101, a panic");
+}
