@@ -3,27 +3,48 @@
 //! `event_types` and `filter`, signed, retried), answering Lambda with partial batch failures
 //! so that only the jobs that failed return to the queue.
 //!
-//! Configuration (environment):
-//! - `SOKETI_APPS_JSON`: soketi's apps, as JSON (an array of apps, `{"apps": [...]}` or
-//!   `{"appManager.array.apps": [...]}`; each app's `previous_secrets` are accepted on jobs
-//!   too); or `SOKETI_APPS_FILE`: the path of a file holding them (e.g. one packaged with the
-//!   function, under `$LAMBDA_TASK_ROOT`);
+//! Configuration (environment; see `config.rs`): where soketi's apps are, exactly one of
+//! - `SOKETI_APPS_SECRET_ARN`: a Secrets Manager secret whose SecretString is soketi's apps
+//!   JSON (an app, an array of apps, `{"apps": [...]}` or `{"appManager.array.apps": [...]}`);
+//!   `AWSPREVIOUS`'s secrets verify jobs too, so a rotation loses nothing;
+//! - `SOKETI_APPS_PARAMETER`: an SSM SecureString holding the same JSON, read decrypted;
+//! - `SOKETI_APPS_JSON` (the JSON) or `SOKETI_APPS_FILE` (a path): plain, readable by whoever
+//!   may read the function's configuration;
+//! - single-app mode: `SOKETI_APP_ID`, `SOKETI_APP_KEY` and `SOKETI_WEBHOOK_FUNCTION` (every
+//!   event to that function, invoked asynchronously), the app secret where the kit's own
+//!   variables say (`SOKETI_SECRET_ARN`, `SOKETI_SECRET_PARAMETER`, `SOKETI_SECRET`), read by
+//!   the kit's own code.
+//!
+//! A store is read at start, again every `SOKETI_SECRET_REFRESH_SECONDS` (300), and before a
+//! batch holding a job of an unknown key or signature (at most every
+//! `SOKETI_SECRET_MISMATCH_REFRESH_SECONDS`, 5).
+//!
+//! - `SOKETI_DEAD_LETTER_QUEUE_URL`: rejected jobs (unknown app, no secret verifies,
+//!   malformed) are sent there at once, with the reason in message attributes, and reported
+//!   done; without it they return to the queue, whose redrive policy moves them after
+//!   `maxReceiveCount` receives.
+//! - `DELIVERY_COALESCE` (default `true`): a message group's consecutive jobs in a batch go to
+//!   each webhook as one payload.
 //! - `DELIVERY_MAX_ATTEMPTS` (default 3) and `DELIVERY_MAX_ELAPSED_SECONDS` (default 20): the
-//!   sender's retries within one invocation, which must end well before the function's
-//!   timeout. What still fails goes back to the queue, whose redrive policy retries it and
-//!   finally moves it to the dead-letter queue.
+//!   sender's retries of one request. No attempt starts that cannot end before the invocation's
+//!   deadline (less 1 s); the jobs not started return to the queue.
+//!
+//! Each invocation prints one CloudWatch Embedded Metric Format line (namespace `SoketiLambda`,
+//! dimension `Function`): `JobsDelivered`, `JobsFailed`, `JobsRejected`, `JobsSkipped`,
+//! `JobsDeadLettered`, `CoalescedDeliveries`, `DeliveryLatency`.
 //!
 //! The event source mapping must set `FunctionResponseTypes: [ReportBatchItemFailures]`
 //! (template.yaml does): without it Lambda would return the whole batch on any failure.
 
+pub mod config;
+
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use soketi_lambda_sender::config::{App, ConfigError, parse_apps_file};
-use soketi_lambda_sender::deliver::RetryPolicy;
-use soketi_lambda_sender::jobs::{BatchCounts, JobMessage};
-use soketi_lambda_sender::{BuildError, Sender};
+use soketi_lambda_sender::BuildError;
+use soketi_lambda_sender::config::ConfigError;
+use soketi_lambda_sender::deliver::Deadline;
+use soketi_lambda_sender::jobs::{BatchMetrics, DeadLetterQueue, JobMessage, JobSender, emf_line};
 
 /// The SQS event Lambda hands the function: the parts read here.
 ///
@@ -71,7 +92,7 @@ pub struct BatchItemFailure {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// Neither `SOKETI_APPS_JSON` nor `SOKETI_APPS_FILE` is set, or the file cannot be read.
+    /// No place of the apps is named, or several are, or they cannot be read.
     #[error("{0}")]
     NoApps(String),
     /// The apps do not parse or check.
@@ -97,87 +118,72 @@ impl StartError {
     }
 }
 
-/// Reads the apps from the environment (see the crate docs).
-pub fn apps_from_env() -> Result<Vec<App>, StartError> {
-    let text = match (
-        std::env::var("SOKETI_APPS_JSON"),
-        std::env::var("SOKETI_APPS_FILE"),
-    ) {
-        (Ok(json), _) if !json.trim().is_empty() => json,
-        (_, Ok(path)) if !path.is_empty() => std::fs::read_to_string(&path).map_err(|e| {
-            StartError::NoApps(format!("SOKETI_APPS_FILE: cannot read {path}: {e}"))
-        })?,
-        _ => {
-            return Err(StartError::NoApps(
-                "no apps: set SOKETI_APPS_JSON to soketi's apps as JSON, or SOKETI_APPS_FILE \
-                 to a file holding them"
-                    .to_owned(),
-            ));
-        }
-    };
-    parse_apps_file(&text).map_err(StartError::Config)
+/// What delivers each invocation's batch: the apps' sender, the dead-letter queue, the
+/// function's name for the metrics.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The apps' sender, kept current from a store when the apps are in one.
+    pub jobs: JobSender,
+    /// Where rejected jobs go at once.
+    pub dead_letters: Option<DeadLetterQueue>,
+    /// The `Function` dimension of the metrics.
+    pub function: String,
 }
 
-/// The sender's retry policy within one invocation, from `DELIVERY_MAX_ATTEMPTS` and
-/// `DELIVERY_MAX_ELAPSED_SECONDS`.
-pub fn policy_from_env() -> Result<RetryPolicy, StartError> {
-    let number = |name: &str, default: u64| -> Result<u64, StartError> {
-        match std::env::var(name) {
-            Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-                StartError::Setting(format!("{name} must be a whole number, got {v:?}"))
-            }),
-            _ => Ok(default),
-        }
-    };
-    let attempts = number("DELIVERY_MAX_ATTEMPTS", 3)?;
-    let elapsed = number("DELIVERY_MAX_ELAPSED_SECONDS", 20)?;
-    Ok(RetryPolicy::default()
-        .max_attempts(u32::try_from(attempts).unwrap_or(u32::MAX))
-        .max_elapsed(Duration::from_secs(elapsed))
-        .attempt_timeout(Duration::from_secs(elapsed.clamp(1, 30))))
-}
-
-/// The sender for `apps` with `policy`.
-pub async fn sender(apps: Vec<App>, policy: RetryPolicy) -> Result<Sender, StartError> {
-    Sender::builder()
-        .apps(apps)
-        .retry_policy(policy)
-        .build()
-        .await
-        .map_err(StartError::Build)
-}
-
-/// Delivers one SQS batch: FIFO order kept per message group (a group stops at its first
-/// failure), every message not delivered named in the answer. Logs one summary line.
-pub async fn handle(sender: &Sender, event: SqsEvent) -> (BatchResponse, BatchCounts) {
-    let messages: Vec<JobMessage> = event
-        .records
-        .into_iter()
-        .map(|record| {
-            let group = record.attributes.get("MessageGroupId").cloned();
-            // A message without a body is not a job: it is rejected (and so returned) below.
-            JobMessage::new(record.message_id, group, record.body.unwrap_or_default())
-        })
-        .collect();
-    let outcome = sender.deliver_jobs(messages).await;
-    let counts = outcome.counts();
-    let response = BatchResponse {
-        batch_item_failures: outcome
-            .failed_ids()
-            .map(|id| BatchItemFailure {
-                item_identifier: id.to_owned(),
+impl Delivery {
+    /// Delivers one SQS batch before `deadline`: FIFO order kept per message group, rejected
+    /// jobs moved to the dead-letter queue, every message not delivered (nor moved) named in
+    /// the answer. Prints the batch's metrics line and logs one summary line.
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Deadline,
+    ) -> (BatchResponse, BatchMetrics) {
+        let time_left_ms = deadline
+            .left()
+            .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
+        let messages: Vec<JobMessage> = event
+            .records
+            .into_iter()
+            .map(|record| {
+                let group = record.attributes.get("MessageGroupId").cloned();
+                // A message without a body is not a job: it is rejected below.
+                JobMessage::new(record.message_id, group, record.body.unwrap_or_default())
             })
-            .collect(),
-    };
-    tracing::info!(
-        jobs = counts.total(),
-        delivered = counts.delivered,
-        failed = counts.failed,
-        rejected = counts.rejected,
-        held_back = counts.skipped,
-        "batch: {counts}"
-    );
-    (response, counts)
+            .collect();
+        let outcome = self.jobs.deliver_jobs(messages.clone(), deadline).await;
+        let moved = match &self.dead_letters {
+            Some(queue) => queue.move_rejected(&messages, &outcome).await,
+            None => Vec::new(),
+        };
+        let metrics = BatchMetrics::of(&outcome, moved.len());
+        let response = BatchResponse {
+            batch_item_failures: outcome
+                .failed_ids()
+                .filter(|id| !moved.iter().any(|m| m == id))
+                .map(|id| BatchItemFailure {
+                    item_identifier: id.to_owned(),
+                })
+                .collect(),
+        };
+        let counts = outcome.counts();
+        tracing::info!(
+            jobs = counts.total(),
+            delivered = counts.delivered,
+            failed = counts.failed,
+            rejected = counts.rejected,
+            dead_lettered = moved.len(),
+            skipped = counts.skipped,
+            coalesced = counts.coalesced,
+            time_left_ms,
+            "batch: {counts}"
+        );
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        println!("{}", emf_line(&self.function, &metrics, now_ms));
+        (response, metrics)
+    }
 }
 
 #[cfg(test)]
@@ -199,14 +205,19 @@ mod tests {
     async fn a_message_that_is_no_job_is_returned_by_id() {
         let event: SqsEvent = serde_json::from_str(EVENT).expect("event");
         assert_eq!(event.records[0].attributes["MessageGroupId"], "1");
-        let sender = Sender::builder()
-            .app(App::new("1", "k", "s"))
+        let sender = soketi_lambda_sender::Sender::builder()
+            .app(soketi_lambda_sender::config::App::new("1", "k", "s"))
             .region_fallback(soketi_lambda_sender::RegionFallback::None)
             .build()
             .await
             .expect("sender");
-        let (response, counts) = handle(&sender, event).await;
-        assert_eq!(counts.rejected, 1);
+        let delivery = Delivery {
+            jobs: sender.into(),
+            dead_letters: None,
+            function: "test".to_owned(),
+        };
+        let (response, metrics) = delivery.handle(event, Deadline::none()).await;
+        assert_eq!((metrics.rejected, metrics.dead_lettered), (1, 0));
         assert_eq!(
             serde_json::to_string(&response).unwrap(),
             r#"{"batchItemFailures":[{"itemIdentifier":"11d6ee51-4cc7-4302-9e22-7cd8afdaadf5"}]}"#

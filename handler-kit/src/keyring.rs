@@ -90,6 +90,25 @@ impl Keyring {
         self.apps.get(key).map(Vec::as_slice)
     }
 
+    /// The secrets that verify a payload of app `key`: the app's, or in single-secret mode
+    /// the secrets accepted for any key; empty when the keyring has none for it. The first is
+    /// the current one (a rotation's previous secrets follow).
+    ///
+    /// ```
+    /// use soketi_handler_kit::Keyring;
+    /// let apps = Keyring::new().app("app1key", "s1");
+    /// assert_eq!(apps.secrets_for("app1key").len(), 1);
+    /// assert!(apps.secrets_for("app2key").is_empty());
+    /// let single: Keyring = Keyring::single_secret("s").also_secret("old").into();
+    /// assert_eq!(single.secrets_for("any key").len(), 2);
+    /// ```
+    pub fn secrets_for(&self, key: &str) -> &[Secret] {
+        match self.is_single_secret() {
+            true => &self.any_key,
+            false => self.secrets(key).unwrap_or_default(),
+        }
+    }
+
     /// The configured app keys (none in single-secret mode).
     pub fn app_keys(&self) -> impl Iterator<Item = &str> {
         self.apps.keys().map(String::as_str)

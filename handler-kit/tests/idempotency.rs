@@ -3,7 +3,7 @@
 //! concurrent deliveries run a callback once, a claim is its owner's (a delivery whose lease
 //! ended neither completes nor releases the claim of the one that took over, so a third
 //! delivery does not run beside the second), keys are namespaced, a failing store fails the
-//! event (fail-closed). The DynamoDB store is held to the same in `tests/tests/aws_moto.rs`.
+//! event (fail-closed), queue jobs' events are keyed by their job whatever payload carries them. The DynamoDB store is held to the same in `tests/tests/aws_moto.rs`.
 
 mod common;
 
@@ -288,6 +288,89 @@ fn namespaces_keep_functions_sharing_a_table_apart() {
         let again = c.verify_and_receive(&payload, context).await.unwrap();
         assert_eq!(again.summary().map(|s| s.skipped()), Some(1));
         assert_eq!(store.len(), 3);
+    });
+}
+
+/// A payload of queue jobs (`job_events`): `events` = (job, index in the job, channel), signed.
+fn job_payload(events: &[(u8, usize, &str)]) -> Vec<u8> {
+    use soketi_handler_kit::wire::{
+        JobEventId, Secret, headers, write_job_events, write_lambda_body,
+    };
+    let job = |n: u8| Secret::new("s3cret").sign(format!("job {n}").as_bytes());
+    let texts: Vec<String> = events
+        .iter()
+        .map(|(_, _, channel)| Event::channel_occupied(*channel).to_json())
+        .collect();
+    let ids: Vec<JobEventId> = events
+        .iter()
+        .map(|(n, index, _)| JobEventId::new(job(*n), *index))
+        .collect();
+    let mut payload = format!(r#"{{"time_ms":1,"events":[{}]"#, texts.join(","));
+    write_job_events(&mut payload, &ids);
+    payload.push('}');
+    let signature = Secret::new("s3cret").sign(payload.as_bytes()).to_string();
+    let headers =
+        headers::webhook_headers::<&str, &str>(&headers::user_agent(1), &[], "app1key", &signature);
+    write_lambda_body(&payload, &headers).into_bytes()
+}
+
+/// Queue jobs delivered again with other batch boundaries (alone, then coalesced with the next
+/// job, then the next one alone): each event runs once, keyed by its job and its index there,
+/// whatever payload carries it.
+#[test]
+fn an_event_of_a_queue_job_runs_once_whatever_payload_carries_it() {
+    block_on(async {
+        let runs = Runs::default();
+        let hooks = webhooks(&runs).idempotent(MemoryStore::new());
+        // Job 1 holds a0, a1; job 2 holds b0.
+        let first = job_payload(&[(1, 0, "a0"), (1, 1, "a1")]);
+        let coalesced = job_payload(&[(1, 0, "a0"), (1, 1, "a1"), (2, 0, "b0")]);
+        let alone = job_payload(&[(2, 0, "b0")]);
+        let s = summary(&hooks, &first, "r1").await.expect("handled");
+        assert_eq!((s.handled(), s.skipped()), (2, 0));
+        let s = summary(&hooks, &coalesced, "r2").await.expect("handled");
+        assert_eq!((s.handled(), s.skipped()), (1, 2), "only b0 is new");
+        let s = summary(&hooks, &alone, "r3").await.expect("skipped");
+        assert_eq!((s.handled(), s.skipped()), (0, 1));
+        assert_eq!(runs.count.load(Ordering::SeqCst), 3, "a0, a1, b0 once each");
+        // The same events without `job_events` are keyed by their payload: they run again,
+        // which is what the member is for.
+        let s = summary(&hooks, &body(&["a0", "a1", "b0"]), "r4")
+            .await
+            .expect("handled");
+        assert_eq!(s.handled(), 3);
+    });
+}
+
+/// A payload whose `job_events` does not name one job per event is refused once verified:
+/// only a broken sender signs one.
+#[test]
+fn a_payload_with_malformed_job_events_is_refused() {
+    block_on(async {
+        let hooks = webhooks(&Runs::default()).idempotent(MemoryStore::new());
+        let good = String::from_utf8(job_payload(&[(1, 0, "a0")])).unwrap();
+        let envelope = soketi_handler_kit::wire::Envelope::parse(good.as_bytes()).unwrap();
+        let payload = envelope.payload_json();
+        let short = payload.replace(
+            r#""events":[{"#,
+            r#""events":[{"name":"cache_miss","channel":"x"},{"#,
+        );
+        let signature = soketi_handler_kit::wire::Secret::new("s3cret").sign(short.as_bytes());
+        let body = good.replace(payload, &short).replace(
+            &envelope
+                .headers()
+                .get("X-Pusher-Signature")
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            &signature.to_string(),
+        );
+        let error = summary(&hooks, body.as_bytes(), "r1").await.unwrap_err();
+        assert_eq!(error.kind().as_str(), "MalformedPayload", "{error}");
+        assert!(
+            error.to_string().contains("1 id(s) for 2 event(s)"),
+            "{error}"
+        );
     });
 }
 

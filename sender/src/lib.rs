@@ -30,7 +30,9 @@
 //! - `cli` (default): the `soketi-lambda` command-line tool (clap, tracing-subscriber); turns
 //!   on `worker` for its `worker` command.
 //! - `worker`: `worker::Worker`, a long-running consumer of soketi's SQS webhook queue (the
-//!   AWS SDK's SQS client). The library without either (`default-features = false`) is what a
+//!   AWS SDK's SQS client); turns on `sqs`.
+//! - `sqs`: `jobs::DeadLetterQueue`, rejected queue jobs moved to the dead-letter queue at
+//!   once (the AWS SDK's SQS client). The library without either (`default-features = false`) is what a
 //!   Lambda function embeds.
 //!
 //! # Example

@@ -5,12 +5,20 @@
 //! messages), delivers it with [`Sender::deliver_jobs`] (FIFO order per message group, a group
 //! stopping at its first failure), keeps the batch's messages invisible while it works
 //! (visibility extended every half timeout, so a slow webhook does not let another consumer
-//! take them), then deletes the delivered ones. The others are left to reappear when their
-//! visibility timeout ends — a backoff — and the queue's redrive policy moves those that keep
-//! failing to its dead-letter queue. So at most `concurrency` × 10 jobs are in flight.
+//! take them), then deletes the delivered ones. Failed jobs are left to
+//! reappear when their visibility timeout ends — a backoff — and the queue's redrive policy
+//! moves those that keep failing to its dead-letter queue. Jobs not tried (behind a failure of
+//! their group, or out of time) are made visible again at once; rejected jobs are sent to the
+//! dead-letter queue at once ([`WorkerConfig::dead_letter_queue_url`]), or made visible again
+//! at once so that the redrive policy moves them within seconds. So at most
+//! `concurrency` × 10 jobs are in flight. A queue no receive reaches
+//! ([`WorkerConfig::max_receive_failures`] in a row, with backoff) stops the worker with
+//! [`WorkerError::Queue`].
 //!
-//! On shutdown the pollers stop receiving; batches in flight are finished (bounded by the
-//! retry policy's `max_elapsed`) and deleted as usual. Nothing else is deleted: every message
+//! On shutdown the pollers stop receiving: a receive in flight is let finish (within the
+//! long-polling wait) and what it got is made visible again at once; batches in flight are
+//! finished (bounded by the retry policy's `max_elapsed`) and deleted as usual. With
+//! [`WorkerConfig::drain`] each poller stops once a receive finds the queue empty. Nothing else is deleted: every message
 //! not delivered stays in the queue, to be delivered by the next consumer.
 
 use std::future::Future;
@@ -25,8 +33,12 @@ use aws_sdk_sqs::types::{
 };
 use tokio::sync::watch;
 
-use crate::Sender;
-use crate::jobs::{BatchCounts, JobMessage};
+use crate::deliver::Deadline;
+use std::io::Write as _;
+
+use crate::jobs::{
+    BatchCounts, BatchMetrics, DeadLetterQueue, JobMessage, JobOutcome, JobSender, emf_line,
+};
 
 /// How the worker polls.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +55,19 @@ pub struct WorkerConfig {
     /// How long received messages stay invisible to other consumers; extended every half of
     /// it while their batch is being delivered (default 60 s).
     pub visibility_timeout: Duration,
+    /// Receives in a row that may fail (the queue unreachable, no credentials) before the
+    /// worker gives up with [`WorkerError::Queue`] (default 5, about 30 s of backoff).
+    pub max_receive_failures: u32,
+    /// Where rejected jobs are moved at once (see [`DeadLetterQueue`]); without it they are
+    /// made visible again at once, and the queue's redrive policy moves them after
+    /// `maxReceiveCount` receives.
+    pub dead_letter_queue_url: Option<String>,
+    /// When set, one CloudWatch Embedded Metric Format line per batch on standard output,
+    /// with this as its `Function` dimension (see [`emf_line`](crate::jobs::emf_line)).
+    pub metrics_function: Option<String>,
+    /// Stop once a receive finds no message (for batch jobs and tests); messages in flight
+    /// elsewhere, or waiting out a visibility timeout, are not waited for.
+    pub drain: bool,
 }
 
 impl WorkerConfig {
@@ -54,6 +79,10 @@ impl WorkerConfig {
             batch_size: 10,
             wait_seconds: 20,
             visibility_timeout: Duration::from_secs(60),
+            max_receive_failures: 5,
+            dead_letter_queue_url: None,
+            metrics_function: None,
+            drain: false,
         }
     }
 
@@ -72,6 +101,30 @@ impl WorkerConfig {
     /// Sets the long-polling wait (0 to 20 s).
     pub fn wait_seconds(mut self, seconds: u8) -> Self {
         self.wait_seconds = seconds.min(20);
+        self
+    }
+
+    /// Sets how many receives in a row may fail before the worker gives up (at least 1).
+    pub fn max_receive_failures(mut self, failures: u32) -> Self {
+        self.max_receive_failures = failures.max(1);
+        self
+    }
+
+    /// Sets the dead-letter queue rejected jobs are moved to.
+    pub fn dead_letter_queue_url(mut self, url: impl Into<String>) -> Self {
+        self.dead_letter_queue_url = Some(url.into());
+        self
+    }
+
+    /// Prints one Embedded Metric Format line per batch, dimension `Function` = `function`.
+    pub fn metrics_function(mut self, function: impl Into<String>) -> Self {
+        self.metrics_function = Some(function.into());
+        self
+    }
+
+    /// Stops each poller once a receive finds no message.
+    pub fn drain(mut self, drain: bool) -> Self {
+        self.drain = drain;
         self
     }
 
@@ -94,14 +147,17 @@ pub struct WorkerProgress {
     pub receive_errors: u64,
     /// Delivered messages whose deletion failed: they will be delivered again.
     pub delete_errors: u64,
+    /// Rejected jobs moved to the dead-letter queue.
+    pub dead_lettered: u64,
 }
 
 /// Why the worker stopped on its own.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkerError {
-    /// The queue cannot be read: it does not exist, or access is denied. Fix the URL or the
-    /// credentials.
+    /// The queue cannot be read: it does not exist, access is denied, or every receive failed
+    /// (unreachable, no credentials) for [`WorkerConfig::max_receive_failures`] tries in a row.
+    /// Fix the URL, the endpoint or the credentials.
     #[error("cannot receive from the queue {queue_url}: {message}")]
     Queue {
         /// The queue.
@@ -138,7 +194,7 @@ impl WorkerError {
 /// ```
 #[derive(Clone)]
 pub struct Worker {
-    sender: Sender,
+    sender: JobSender,
     client: Client,
     config: Arc<WorkerConfig>,
     progress: Arc<Mutex<WorkerProgress>>,
@@ -154,11 +210,12 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker delivering with `sender` the jobs of the queue `config.queue_url`, read with
-    /// `client`.
-    pub fn new(sender: Sender, client: Client, config: WorkerConfig) -> Self {
+    /// A worker delivering with `sender` (a [`Sender`](crate::Sender), or a [`JobSender`]
+    /// keeping soketi's apps current from a secret store) the jobs of the queue
+    /// `config.queue_url`, read with `client`.
+    pub fn new(sender: impl Into<JobSender>, client: Client, config: WorkerConfig) -> Self {
         Worker {
-            sender,
+            sender: sender.into(),
             client,
             config: Arc::new(config),
             progress: Arc::new(Mutex::new(WorkerProgress::default())),
@@ -217,6 +274,7 @@ impl Worker {
     async fn poll(&self, mut stopped: watch::Receiver<bool>) -> Result<(), WorkerError> {
         let config = &self.config;
         let visibility = i32::try_from(config.visibility_timeout.as_secs()).unwrap_or(43_200);
+        let mut failures_in_a_row = 0u32;
         loop {
             if *stopped.borrow() {
                 return Ok(());
@@ -230,12 +288,20 @@ impl Worker {
                 .visibility_timeout(visibility)
                 .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
                 .send();
-            let received = tokio::select! {
-                received = receive => received,
-                _ = stopped.changed() => return Ok(()),
-            };
+            // A receive in flight is not dropped on shutdown: SQS would still hand it messages,
+            // invisible for a whole timeout to everyone. It ends (within the long-polling
+            // wait), and what it got is handed back below.
+            let received = receive.await;
+            // The messages stay this worker's while its heartbeat extends their visibility, so
+            // the batch is bounded by the retry policy, not by the first visibility timeout (a
+            // fixed deadline there would starve a target slower than a short timeout).
+            let deadline = Deadline::none();
             let messages = match received {
-                Ok(output) => output.messages.unwrap_or_default(),
+                Ok(output) => {
+                    failures_in_a_row = 0;
+                    output.messages.unwrap_or_default()
+                }
+                Err(_) if *stopped.borrow() => return Ok(()),
                 Err(e) => {
                     let code = e.code().unwrap_or_default().to_owned();
                     let message = e
@@ -256,24 +322,59 @@ impl Worker {
                             message: format!("{code}: {message}"),
                         });
                     }
-                    tracing::warn!(code = %code, "receiving from the queue failed, retrying in 1 s: {message}");
+                    failures_in_a_row += 1;
                     self.update(|p| p.receive_errors += 1);
+                    if failures_in_a_row >= config.max_receive_failures {
+                        return Err(WorkerError::Queue {
+                            queue_url: config.queue_url.clone(),
+                            message: format!(
+                                "{failures_in_a_row} receives in a row failed; the last: \
+                                 {code}{}{message}",
+                                if code.is_empty() { "" } else { ": " }
+                            ),
+                        });
+                    }
+                    // 1, 2, 4, 8, ... s, at most 16.
+                    let wait = Duration::from_secs(1 << (failures_in_a_row - 1).min(4));
+                    tracing::warn!(
+                        code = %code,
+                        queue_url = %config.queue_url,
+                        "receiving from the queue failed ({failures_in_a_row} in a row), retrying \
+                         in {} s: {message}",
+                        wait.as_secs()
+                    );
                     tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tokio::time::sleep(wait) => {}
                         _ = stopped.changed() => return Ok(()),
                     }
                     continue;
                 }
             };
+            if *stopped.borrow() {
+                let receipts: Vec<(String, String)> = messages
+                    .into_iter()
+                    .filter_map(|m| Some((m.message_id?, m.receipt_handle?)))
+                    .collect();
+                self.change_visibility(&receipts, 0).await;
+                return Ok(());
+            }
+            if messages.is_empty() && config.drain {
+                return Ok(());
+            }
             if !messages.is_empty() {
-                self.deliver_batch(messages, visibility).await;
+                self.deliver_batch(messages, visibility, deadline).await;
             }
         }
     }
 
     /// Delivers one received batch, keeping it invisible meanwhile, and deletes what was
     /// delivered.
-    async fn deliver_batch(&self, messages: Vec<aws_sdk_sqs::types::Message>, visibility: i32) {
+    async fn deliver_batch(
+        &self,
+        messages: Vec<aws_sdk_sqs::types::Message>,
+        visibility: i32,
+        deadline: Deadline,
+    ) {
         let count = messages.len();
         self.update(|p| p.in_flight += count);
         // (id, receipt handle) of each message; the id is the message id, unique in a batch.
@@ -291,15 +392,42 @@ impl Worker {
             jobs.push(JobMessage::new(id, group, message.body.unwrap_or_default()));
         }
         let heartbeat = tokio::spawn(self.clone().extend_visibility(receipts.clone(), visibility));
-        let outcome = self.sender.deliver_jobs(jobs).await;
+        let outcome = self.sender.deliver_jobs(jobs.clone(), deadline).await;
         heartbeat.abort();
+        let moved = match &self.config.dead_letter_queue_url {
+            Some(url) => {
+                DeadLetterQueue::new(self.client.clone(), url)
+                    .move_rejected(&jobs, &outcome)
+                    .await
+            }
+            None => Vec::new(),
+        };
+        // Not tried (skipped), and rejected jobs not moved: visible again at once, so that the
+        // next consumer takes them (or the redrive policy moves them) without waiting out the
+        // visibility timeout. A failed job waits it out: that is its backoff.
+        let release: Vec<(String, String)> = receipts
+            .iter()
+            .filter(|(id, _)| {
+                outcome.outcomes.iter().any(|(o, r)| {
+                    o == id
+                        && match r {
+                            JobOutcome::Skipped => true,
+                            JobOutcome::Rejected(_) => !moved.contains(id),
+                            _ => false,
+                        }
+                })
+            })
+            .cloned()
+            .collect();
+        self.change_visibility(&release, 0).await;
         let delivered: Vec<&(String, String)> = receipts
             .iter()
             .filter(|(id, _)| {
-                outcome
-                    .outcomes
-                    .iter()
-                    .any(|(o, r)| o == id && r.is_delivered())
+                moved.contains(id)
+                    || outcome
+                        .outcomes
+                        .iter()
+                        .any(|(o, r)| o == id && r.is_delivered())
             })
             .collect();
         let mut delete_errors = 0;
@@ -333,10 +461,23 @@ impl Worker {
             }
         }
         let counts = outcome.counts();
+        if let Some(function) = &self.config.metrics_function {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let metrics = BatchMetrics::of(&outcome, moved.len());
+            // A closed standard output loses the line, never the batch.
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                emf_line(function, &metrics, now_ms)
+            );
+        }
         self.update(|p| {
             p.in_flight -= count;
             p.jobs.add(counts);
             p.delete_errors += delete_errors;
+            p.dead_lettered += moved.len() as u64;
         });
     }
 
@@ -346,31 +487,37 @@ impl Worker {
         let every = Duration::from_secs(u64::try_from(visibility / 2).unwrap_or(1).max(1));
         loop {
             tokio::time::sleep(every).await;
-            for chunk in receipts.chunks(10) {
-                let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
-                    .iter()
-                    .filter_map(|(id, receipt)| {
-                        ChangeMessageVisibilityBatchRequestEntry::builder()
-                            .id(id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"))
-                            .receipt_handle(receipt)
-                            .visibility_timeout(visibility)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
-                if let Err(e) = self
-                    .client
-                    .change_message_visibility_batch()
-                    .queue_url(&self.config.queue_url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                {
-                    tracing::warn!(
-                        "extending the visibility of a batch in delivery failed: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(&e)
-                    );
-                }
+            self.change_visibility(&receipts, visibility).await;
+        }
+    }
+
+    /// Sets the visibility timeout of the messages `receipts` to `visibility` seconds (0: they
+    /// are visible again now).
+    async fn change_visibility(&self, receipts: &[(String, String)], visibility: i32) {
+        for chunk in receipts.chunks(10) {
+            let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+                .iter()
+                .filter_map(|(id, receipt)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"))
+                        .receipt_handle(receipt)
+                        .visibility_timeout(visibility)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if let Err(e) = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.config.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                tracing::warn!(
+                    "changing the visibility of received messages to {visibility} s failed: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                );
             }
         }
     }

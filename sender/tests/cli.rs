@@ -1070,3 +1070,146 @@ fn help_is_wrapped_gives_examples_and_states_the_exit_codes_once() {
     let send = String::from_utf8_lossy(&run(bin().args(["send", "--help"])).stdout).into_owned();
     assert!(send.contains(r#"{"name":"member_added","channel":"presence-C","user_id":"U"}"#));
 }
+
+/// A queue no receive reaches gives up after `--max-receive-failures` tries in a row: exit 1,
+/// the queue named, never an endless retry.
+#[tokio::test]
+async fn the_worker_gives_up_on_a_queue_it_cannot_read() {
+    let sqs = FakeServer::start(|_, _| Reply::ServerError).await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let mut cmd = bin();
+    cmd.args([
+        "worker",
+        "--sqs-queue-url",
+        &queue,
+        "--sqs-endpoint-url",
+        &sqs.url,
+    ])
+    .arg("--apps")
+    .arg(&apps)
+    .args(["--concurrency", "1", "--max-receive-failures", "2"]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{stderr}");
+    assert!(stderr.contains("2 receives in a row failed"), "{stderr}");
+    assert!(stderr.contains(&queue), "{stderr}");
+}
+
+#[test]
+fn worker_numbers_out_of_range_are_usage_errors_not_clamped() {
+    let apps = app_file(None);
+    let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo";
+    let out = run(bin()
+        .args(["worker", "--sqs-queue-url", queue, "--apps"])
+        .arg(&apps)
+        .args([
+            "--apps-secret-arn",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:apps",
+        ]));
+    assert_eq!(code(&out), 2, "one place for the apps");
+    let out = run(bin().args(["worker", "--sqs-queue-url", queue]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("--apps"), "{stderr}");
+    for (flag, value) in [
+        ("--batch-size", "11"),
+        ("--batch-size", "0"),
+        ("--wait-seconds", "21"),
+        ("--max-receive-failures", "0"),
+    ] {
+        let out = run(bin()
+            .args(["worker", "--sqs-queue-url", queue, "--apps"])
+            .arg(&apps)
+            .args([flag, value]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("not in"),
+            "{stderr}"
+        );
+    }
+}
+
+/// `--drain`: a queue that answers with no message ends the worker at once, status 0, with its
+/// totals; a local queue URL needs no --sqs-endpoint-url.
+#[tokio::test]
+async fn the_worker_drains_an_empty_queue_and_exits() {
+    let sqs = FakeServer::ok().await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let mut cmd = bin();
+    cmd.args([
+        "worker",
+        "--sqs-queue-url",
+        &queue,
+        "--sqs-endpoint-url",
+        &sqs.url,
+    ])
+    .arg("--apps")
+    .arg(&apps)
+    .args(["--concurrency", "2", "--drain"]);
+    let out = run_async(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("worker: 0 jobs done"),
+        "{stderr}"
+    );
+    assert_eq!(sqs.requests().len(), 2, "one receive per poller");
+    // Without --sqs-endpoint-url, a local queue URL is reached where it says.
+    let mut cmd = bin();
+    cmd.args(["worker", "--sqs-queue-url", &queue, "--region", "us-east-1"])
+        .arg("--apps")
+        .arg(&apps)
+        .args(["--concurrency", "1", "--drain"]);
+    let out = run_async(cmd).await;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sqs.requests().len(), 3);
+}
+
+/// The worker with standard output and standard error both closed pipes: its own lines
+/// (progress, metrics, the error report) are lost, never a panic (101); here without
+/// credentials it fails with its own exit code, 1. (Logs are off: the log subscriber's own
+/// report of a failed write is a separate matter, for the logging set-up.)
+#[tokio::test]
+async fn the_worker_does_not_panic_on_closed_output() {
+    let sqs = FakeServer::ok().await;
+    let apps = app_file(None);
+    let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
+    let out = tokio::task::spawn_blocking(move || {
+        let (out_reader, out_writer) = std::io::pipe().expect("pipe");
+        let (err_reader, err_writer) = std::io::pipe().expect("pipe");
+        drop((out_reader, err_reader));
+        bin()
+            .args(["worker", "--sqs-queue-url", &queue, "--region", "us-east-1"])
+            .arg("--apps")
+            .arg(&apps)
+            .args([
+                "--concurrency",
+                "1",
+                "--drain",
+                "--metrics",
+                "--progress-seconds",
+                "1",
+            ])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("RUST_LOG", "off")
+            .stdout(out_writer)
+            .stderr(err_writer)
+            .status()
+            .expect("run soketi-lambda")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.code(), Some(1), "not 101, a panic");
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use soketi_handler_kit::wire::{Event, Headers, QueueJob, Secret, write_job};
 use soketi_handler_kit::{Keyring, Verifier};
 use soketi_lambda_sender::config::App;
-use soketi_lambda_sender::deliver::RetryPolicy;
+use soketi_lambda_sender::deliver::{Deadline, RetryPolicy};
 use soketi_lambda_sender::jobs::{JobMessage, JobOutcome};
 use soketi_lambda_sender::{RegionFallback, Sender};
 
@@ -134,6 +134,7 @@ async fn every_recorded_job_reaches_exactly_the_webhooks_that_want_its_events() 
 
 #[tokio::test]
 async fn a_failure_holds_back_the_rest_of_its_group_only() {
+    // One job per payload (coalescing off): the group's later jobs are not even sent.
     // Requests for the channel `fail-me` are refused (404, not retried); the rest accepted.
     let server = FakeServer::start(|_, r: &Recorded| {
         if r.body_str().contains("\"fail-me\"") {
@@ -150,6 +151,7 @@ async fn a_failure_holds_back_the_rest_of_its_group_only() {
     let sender = Sender::builder()
         .app(app)
         .retry_policy(quick_policy())
+        .coalesce_jobs(false)
         .region_fallback(RegionFallback::None)
         .build()
         .await
@@ -163,15 +165,18 @@ async fn a_failure_holds_back_the_rest_of_its_group_only() {
     let a = Some("1_channel_occupied_webhooks".to_owned());
     let b = Some("1_other".to_owned());
     let outcome = sender
-        .deliver_jobs(vec![
-            JobMessage::new("a1", a.clone(), job("a-first")),
-            JobMessage::new("b1", b.clone(), job("b-first")),
-            JobMessage::new("a2", a.clone(), job("fail-me")),
-            JobMessage::new("b2", b, job("b-second")),
-            JobMessage::new("a3", a, job("a-after-the-failure")),
-            JobMessage::new("n1", None, job("no-group")),
-            JobMessage::new("bad", None, "not a job".to_owned()),
-        ])
+        .deliver_jobs(
+            vec![
+                JobMessage::new("a1", a.clone(), job("a-first")),
+                JobMessage::new("b1", b.clone(), job("b-first")),
+                JobMessage::new("a2", a.clone(), job("fail-me")),
+                JobMessage::new("b2", b, job("b-second")),
+                JobMessage::new("a3", a, job("a-after-the-failure")),
+                JobMessage::new("n1", None, job("no-group")),
+                JobMessage::new("bad", None, "not a job".to_owned()),
+            ],
+            Deadline::none(),
+        )
         .await;
     let got: Vec<(&str, &str)> = outcome
         .outcomes
@@ -236,11 +241,14 @@ async fn jobs_of_unknown_apps_or_old_secrets_are_rejected_with_their_kind() {
         &Secret::new("a-secret-nobody-configured"),
     );
     let outcome = sender
-        .deliver_jobs(vec![
-            JobMessage::new("unknown", Some(group.clone()), unknown),
-            JobMessage::new("older", Some(group.clone()), older),
-            JobMessage::new("recorded", Some(group), body),
-        ])
+        .deliver_jobs(
+            vec![
+                JobMessage::new("unknown", Some(group.clone()), unknown),
+                JobMessage::new("older", Some(group.clone()), older),
+                JobMessage::new("recorded", Some(group), body),
+            ],
+            Deadline::none(),
+        )
         .await;
     let kinds: Vec<String> = outcome
         .outcomes

@@ -17,7 +17,10 @@
 //! 2. the target then fails for good and the clients act again: every one of those jobs lands
 //!    in the dead-letter queue, intact (it verifies, it holds exactly the events caused).
 //!
-//! None is lost.
+//! The delivery function coalesces a message group's jobs (its default), and a forged job put
+//! in a busy group beside soketi's is moved to the dead-letter queue by the function itself at
+//! its first receive (its body unchanged, the reason in message attributes), not after the
+//! redrive's receives, while the rest of its group is delivered. None is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -173,6 +176,16 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
             ("SOKETI_APPS_JSON", &apps),
             ("DELIVERY_MAX_ATTEMPTS", "2"),
             ("DELIVERY_MAX_ELAPSED_SECONDS", "5"),
+            ("DELIVERY_COALESCE", "true"),
+            ("SOKETI_DEAD_LETTER_QUEUE_URL", &dlq),
+            // The dead-letter queue's client only: the webhooks name their own endpoint.
+            ("AWS_ENDPOINT_URL_SQS", &moto.endpoint_url()),
+            ("AWS_ACCESS_KEY_ID", soketi_e2e_tests::moto::ACCESS_KEY_ID),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                soketi_e2e_tests::moto::SECRET_ACCESS_KEY,
+            ),
+            ("AWS_REGION", soketi_e2e_tests::moto::REGION),
             ("AWS_EC2_METADATA_DISABLED", "true"),
         ],
     );
@@ -191,6 +204,23 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
         "soketi in server mode called a webhook itself: {:?}",
         proxy.records()
     );
+    // A forged job (signed with a guessed secret) in the busy group of soketi's
+    // channel_occupied jobs (receiving one to learn its group would spend one of its receives).
+    let group = format!("{}_channel_occupied_webhooks", soketi::APP_ID);
+    let forged = soketi_handler_kit::wire::write_job(
+        soketi::APP_KEY,
+        soketi::APP_ID,
+        r#"{"time_ms":1,"events":[{"name":"channel_occupied","channel":"forged"}]}"#,
+        &soketi_handler_kit::wire::Secret::new("a guessed secret"),
+    );
+    let forged_id = moto.sqs(
+        "SendMessage",
+        json!({"QueueUrl": queue, "MessageBody": forged, "MessageGroupId": group,
+               "MessageDeduplicationId": "forged-job"}),
+    )["MessageId"]
+        .as_str()
+        .expect("a message id")
+        .to_owned();
 
     // 1. The target fails for the first batch: nothing of it is deleted.
     failing.store(true, Ordering::SeqCst);
@@ -201,8 +231,13 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
         || pump(&moto, &queue, &delivery),
         || delivery.log_tail(30),
     );
-    let mut ids: Vec<String> = first.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<String> = first
+        .iter()
+        .filter(|m| m.id != forged_id)
+        .map(|m| m.id.clone())
+        .collect();
     ids.sort();
+    assert!(!failed.contains(&forged_id), "the forged job was returned");
     let mut failed_sorted = failed.clone();
     failed_sorted.sort();
     assert_eq!(
@@ -224,17 +259,42 @@ fn soketi_jobs_on_sqs_are_all_delivered_or_dead_lettered_never_lost() {
                     .iter()
                     .filter(|m| first.iter().any(|f| f.id == m.id))
                     .count();
+                assert!(
+                    messages
+                        .iter()
+                        .all(|m| m.id != forged_id || !failed.contains(&m.id)),
+                    "the forged job was returned to the queue"
+                );
             }
             (queue_total(&moto, &queue) == 0).then_some(())
         },
         || format!("{:?}\n{}", moto.count(&queue), delivery.log_tail(30)),
     );
-    assert_eq!(received_twice, first.len(), "the failed jobs came back");
+    let forged_first = first.iter().any(|m| m.id == forged_id);
     assert_eq!(
-        moto.count(&dlq),
-        (0, 0),
-        "nothing dead-lettered while the target works"
+        received_twice,
+        first.len() - usize::from(forged_first),
+        "the failed jobs came back"
     );
+    // The forged job alone is in the dead-letter queue, moved at its first receive.
+    assert_eq!(moto.count(&dlq), (1, 0), "the forged job, and nothing else");
+    let answer = moto.sqs(
+        "ReceiveMessage",
+        json!({"QueueUrl": dlq, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
+               "MessageSystemAttributeNames": ["All"]}),
+    );
+    let dead = &answer["Messages"][0];
+    assert_eq!(dead["Body"], forged, "its body unchanged");
+    assert_eq!(dead["Attributes"]["MessageGroupId"], group.as_str());
+    assert_eq!(
+        dead["MessageAttributes"]["SoketiRejection"]["StringValue"],
+        "SignatureMismatch"
+    );
+    assert_eq!(
+        dead["MessageAttributes"]["SoketiMessageId"]["StringValue"],
+        forged_id.as_str()
+    );
+    moto.delete(&dlq, dead["ReceiptHandle"].as_str().expect("a receipt"));
 
     let records = proxy.records();
     for record in records.iter().filter(|r| delivered(r)) {

@@ -13,20 +13,21 @@ pub(super) fn is_needed(env: &Env<'_>) -> bool {
         .any(|name| feature_of(name).1 && env.is_set(name))
 }
 
-/// The verifier whose keyring is read from the secret store `store` names (with the
-/// optional `SOKETI_APP_KEY` for a plain secret), kept current as
-/// `SOKETI_SECRET_REFRESH_SECONDS` and `SOKETI_SECRET_MISMATCH_REFRESH_SECONDS` say. A secret
-/// that cannot be read fails here, with a message naming it and what to grant or fix.
+/// The secret store `store` names (with the optional `SOKETI_APP_KEY` for a plain secret),
+/// to be kept current as `SOKETI_SECRET_REFRESH_SECONDS` and
+/// `SOKETI_SECRET_MISMATCH_REFRESH_SECONDS` say; not read yet.
 #[cfg(any(feature = "secrets-manager", feature = "ssm"))]
-pub(super) async fn verifier_from_store(
+pub(super) fn secret_store(
     env: &Env<'_>,
     store: &'static str,
     aws: &aws_config::SdkConfig,
-) -> Result<crate::verify::Verifier, ConfigError> {
+) -> Result<super::app_secret::SecretStore, ConfigError> {
     use super::env::{
         ENV_APP_KEY, ENV_SECRET_MISMATCH_REFRESH_SECONDS, ENV_SECRET_REFRESH_SECONDS,
     };
-    use crate::secrets::{DEFAULT_REFRESH_EVERY, DEFAULT_REFRESH_ON_MISMATCH, RefreshPolicy};
+    use crate::secrets::{
+        DEFAULT_REFRESH_EVERY, DEFAULT_REFRESH_ON_MISMATCH, RefreshPolicy, SecretSource,
+    };
     if !feature_of(store).1 {
         return Err(super::env::needs_feature(store));
     }
@@ -38,22 +39,25 @@ pub(super) async fn verifier_from_store(
             ENV_SECRET_MISMATCH_REFRESH_SECONDS,
             DEFAULT_REFRESH_ON_MISMATCH,
         )?);
-    let verifier = match store {
+    let source: Box<dyn SecretSource> = match store {
         #[cfg(feature = "secrets-manager")]
-        ENV_SECRET_ARN => {
-            let client = aws_sdk_secretsmanager::Client::new(aws);
-            let source = crate::secrets::SecretsManagerSecret::new(client, name);
-            super::keyring::cached_verifier(source, policy, app_key).await
-        }
+        ENV_SECRET_ARN => Box::new(crate::secrets::SecretsManagerSecret::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            name,
+        )),
         #[cfg(feature = "ssm")]
-        ENV_SECRET_PARAMETER => {
-            let client = aws_sdk_ssm::Client::new(aws);
-            let source = crate::secrets::SsmParameter::new(client, name);
-            super::keyring::cached_verifier(source, policy, app_key).await
-        }
+        ENV_SECRET_PARAMETER => Box::new(crate::secrets::SsmParameter::new(
+            aws_sdk_ssm::Client::new(aws),
+            name,
+        )),
         _ => return Err(super::env::needs_feature(store)),
     };
-    verifier.map_err(|e| ConfigError::new(store, e.to_string()))
+    Ok(super::app_secret::SecretStore {
+        variable: store,
+        source,
+        policy,
+        app_key,
+    })
 }
 
 /// `webhooks` recording handled events in the DynamoDB table `SOKETI_IDEMPOTENCY_TABLE`

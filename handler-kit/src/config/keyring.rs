@@ -148,23 +148,40 @@ fn from_secret_text(text: &str, app_key: Option<&str>) -> Result<Keyring, Config
     })
 }
 
-/// The keyring of a secret store's texts: the current version's, and the previous version's
-/// secrets too when there is one (during a rotation both verify). A previous version that no
-/// longer reads (its format changed) is left out, said in a warning.
 #[cfg(feature = "secret-source")]
-fn from_secret_texts(
-    texts: &crate::secrets::SecretText,
-    app_key: Option<&str>,
-) -> Result<Keyring, ConfigError> {
-    let current = from_secret_text(texts.current(), app_key)?;
-    let Some(previous) = texts.previous() else {
-        return Ok(current);
-    };
-    match from_secret_text(previous, app_key) {
-        Ok(previous) => Ok(current.with_previous(previous)),
-        Err(error) => {
-            tracing::warn!("the previous version of the secret is left out: {error}");
-            Ok(current)
+impl Keyring {
+    /// The keyring of a secret store's texts (feature `secret-source`), as the kit reads
+    /// `SOKETI_SECRET_ARN` and `SOKETI_SECRET_PARAMETER`: each version's text is a JSON object
+    /// of app key to secret or array of secrets (as `SOKETI_APP_SECRETS`), or else the app
+    /// secret itself — for `app_key` when given (as `SOKETI_APP_KEY`), otherwise in
+    /// single-secret mode; surrounding whitespace is not part of a secret. The previous
+    /// version's secrets verify too (during a rotation both do); a previous version that no
+    /// longer reads (its format changed) is left out, said in a warning. The error never
+    /// repeats the text.
+    ///
+    /// ```
+    /// use soketi_handler_kit::Keyring;
+    /// use soketi_handler_kit::secrets::SecretText;
+    /// let rotated = SecretText::new(r#"{"app1key": "new"}"#).with_previous(r#"{"app1key": "old"}"#);
+    /// assert_eq!(Keyring::from_secret_texts(&rotated, None)?.secrets_for("app1key").len(), 2);
+    /// let plain = Keyring::from_secret_texts(&SecretText::new(" s3cret\n"), Some("app1key"))?;
+    /// assert_eq!(plain.app_keys().collect::<Vec<_>>(), ["app1key"]);
+    /// # Ok::<(), soketi_handler_kit::ConfigError>(())
+    /// ```
+    pub fn from_secret_texts(
+        texts: &crate::secrets::SecretText,
+        app_key: Option<&str>,
+    ) -> Result<Keyring, ConfigError> {
+        let current = from_secret_text(texts.current(), app_key)?;
+        let Some(previous) = texts.previous() else {
+            return Ok(current);
+        };
+        match from_secret_text(previous, app_key) {
+            Ok(previous) => Ok(current.with_previous(previous)),
+            Err(error) => {
+                tracing::warn!("the previous version of the secret is left out: {error}");
+                Ok(current)
+            }
         }
     }
 }
@@ -214,7 +231,7 @@ pub(super) async fn cached_verifier(
     app_key: Option<String>,
 ) -> Result<crate::verify::Verifier, crate::secrets::SecretError> {
     let keyring = crate::secrets::CachedSecret::start(source, policy, move |texts| {
-        from_secret_texts(texts, app_key.as_deref())
+        Keyring::from_secret_texts(texts, app_key.as_deref())
     })
     .await?;
     Ok(crate::verify::Verifier::with_cached_keyring(

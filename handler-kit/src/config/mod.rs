@@ -5,12 +5,15 @@
 //! - `env.rs`: the variables, and the one rule for reading them (set = not only whitespace);
 //! - `error.rs`: [`ConfigError`] (a leaf every layer may use);
 //! - `keyring.rs`: a [`Keyring`](crate::Keyring) from the variables, from the app-secrets JSON
-//!   map, or from a secret store's text; [`Verifier::from_source`](crate::Verifier::from_source);
+//!   map, or from a secret store's texts; [`Verifier::from_source`](crate::Verifier::from_source);
+//! - `app_secret.rs`: [`AppSecret`], where the variables say the app secret is (the
+//!   variables' keyring, or a store to read), shared with programs reading the same variables;
 //! - `aws.rs` (features `secrets-manager`, `ssm`, `idempotency-dynamodb`): the secret store and
 //!   the idempotency table the environment names.
 //!
 //! Nothing below this module reads the environment.
 
+mod app_secret;
 #[cfg(any(
     feature = "secrets-manager",
     feature = "ssm",
@@ -23,6 +26,9 @@ mod keyring;
 
 use std::time::Duration;
 
+pub use app_secret::AppSecret;
+#[cfg(feature = "secret-source")]
+pub use app_secret::SecretStore;
 pub use env::{
     ENV_APP_KEY, ENV_APP_SECRETS, ENV_IDEMPOTENCY_NAMESPACE, ENV_IDEMPOTENCY_TABLE,
     ENV_IDEMPOTENCY_TTL_SECONDS, ENV_MAX_AGE_SECONDS, ENV_PREVIOUS_SECRET, ENV_SECRET,
@@ -33,7 +39,7 @@ pub use error::ConfigError;
 
 use crate::router::Webhooks;
 use crate::verify::Verifier;
-use env::{Env, SecretLocation};
+use env::Env;
 
 impl Webhooks {
     /// A router configured by the environment, with no callbacks yet: the app secret from
@@ -125,13 +131,20 @@ async fn build(
     ))]
     aws: &aws_config::SdkConfig,
 ) -> Result<Webhooks, ConfigError> {
-    env.check_renamed()?;
-    let verifier = match env.secret_location()? {
-        SecretLocation::Environment => Verifier::new(keyring::from_variables(env)?),
-        #[cfg(any(feature = "secrets-manager", feature = "ssm"))]
-        SecretLocation::Store(store) => aws::verifier_from_store(env, store, aws).await?,
-        #[cfg(not(any(feature = "secrets-manager", feature = "ssm")))]
-        SecretLocation::Store(store) => return Err(env::needs_feature(store)),
+    #[cfg(any(feature = "secrets-manager", feature = "ssm"))]
+    let secret = AppSecret::from_env(env, aws)?;
+    #[cfg(not(any(feature = "secrets-manager", feature = "ssm")))]
+    let secret = AppSecret::from_env(env)?;
+    let verifier = match secret {
+        AppSecret::Keyring(keyring) => Verifier::new(keyring),
+        // Read now: a store that cannot be read fails the start, naming it and what to grant.
+        #[cfg(feature = "secret-source")]
+        AppSecret::Store(store) => {
+            let variable = store.variable;
+            keyring::cached_verifier(store.source, store.policy, store.app_key)
+                .await
+                .map_err(|e| ConfigError::new(variable, e.to_string()))?
+        }
     };
     let webhooks = Webhooks::new(with_max_age(verifier, env)?);
     if !env.is_set(ENV_IDEMPOTENCY_TABLE) {

@@ -9,6 +9,16 @@
 //! function's name by default, [`Webhooks::idempotency_namespace`]) keeps functions that share
 //! a table from skipping each other's events.
 //!
+//! **Events from soketi's queue** carry their identity in the payload: a consumer of the queue
+//! (the sender's delivery function or worker) delivers a job again after a failure, possibly
+//! beside other jobs of its message group in one payload (coalescing), so the payload's
+//! signature changes while the event does not. Such payloads name each event's job in their
+//! signed member `job_events` (see [`JobEventId`](crate::wire::JobEventId)), and then the key
+//! is (namespace, the job's `originalPusherSignature`, the event's index in that job): the same
+//! whether the job came alone or coalesced, whatever the batch boundaries of each delivery.
+//! (Two payloads sharing a signature hold the same bytes, so a job's signature and a
+//! payload's never name different events.)
+//!
 //! Per event, with a store:
 //!
 //! 1. **claim**: the store records the event "in progress", owned by this delivery (a random
@@ -74,8 +84,9 @@ pub const MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 5);
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// Which event of which payload: the namespace (when there is one), the payload's signature
-/// (lowercase hex) and the event's index. Its text form, `[<namespace>#]<signature>#<index>`,
-/// is what stores record.
+/// (lowercase hex) and the event's index — or, for a payload naming its events' queue jobs,
+/// the job's signature and the event's index in it. Its text form,
+/// `[<namespace>#]<signature>#<index>`, is what stores record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey {
     text: String,

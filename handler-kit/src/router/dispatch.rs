@@ -65,7 +65,8 @@ impl Webhooks {
             skipped: 0,
         };
         #[cfg(feature = "idempotency")]
-        let (signature, mut owner) = (*verified.signature(), None);
+        let (signature, job_events, mut owner) =
+            (*verified.signature(), payload.job_events(), None);
         let mut failures = Vec::new();
         for (index, located) in payload.located().enumerate() {
             let cx = Context {
@@ -77,6 +78,7 @@ impl Webhooks {
                     #[cfg(feature = "idempotency")]
                     let once = Once {
                         signature: &signature,
+                        job_events,
                         owner: &mut owner,
                     };
                     let outcome = self
@@ -170,7 +172,9 @@ impl Webhooks {
     }
 
     /// [`Webhooks::run_callbacks`] at most once per (namespace, signature, index), as the
-    /// store records, under this delivery's owner token.
+    /// store records, under this delivery's owner token. The signature and index are those of
+    /// the event's queue job when the payload names it (`job_events`), so that an event
+    /// delivered again in a payload of another shape is still recognised.
     #[cfg(feature = "idempotency")]
     async fn run_once(
         &self,
@@ -187,7 +191,10 @@ impl Webhooks {
         #[cfg(not(feature = "runtime"))]
         let (deadline, function) = (None, None);
         let namespace = settings.namespace.as_deref().or(function);
-        let key = IdempotencyKey::new(namespace, once.signature, cx.index);
+        let key = match once.job_events.and_then(|ids| ids.get(cx.index)) {
+            Some(id) => IdempotencyKey::new(namespace, id.job(), id.index()),
+            None => IdempotencyKey::new(namespace, once.signature, cx.index),
+        };
         let owner = match once.owner {
             Some(owner) => owner,
             slot @ None => match Owner::random() {
@@ -318,11 +325,13 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-/// What running an event at most once needs: the payload's signature, and this delivery's
-/// owner token (made at the first claim, then shared by the payload's events).
+/// What running an event at most once needs: the payload's signature and its events' queue
+/// jobs (when it names them), and this delivery's owner token (made at the first claim, then
+/// shared by the payload's events).
 #[cfg(feature = "idempotency")]
 struct Once<'d> {
     signature: &'d crate::wire::Signature,
+    job_events: Option<&'d [crate::wire::JobEventId]>,
     owner: &'d mut Option<crate::idempotency::Owner>,
 }
 

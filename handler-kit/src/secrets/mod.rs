@@ -114,6 +114,17 @@ pub trait SecretSource: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// A boxed source is a source (the one [`AppSecret`](crate::config::AppSecret) names).
+impl SecretSource for Box<dyn SecretSource> {
+    fn fetch(&self) -> FetchFuture<'_> {
+        (**self).fetch()
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// When a [`CachedSecret`] is read again. The defaults: every 5 minutes (how long a secret
 /// removed from the store may still verify), and on signature mismatches from a bucket of 3
 /// reads, one read back every 5 seconds (how soon a new secret is picked up, and how often

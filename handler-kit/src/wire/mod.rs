@@ -13,7 +13,10 @@
 //! - [`js_json`]: JSON printed exactly as JavaScript's `JSON.stringify` prints it;
 //! - soketi's queue job `{appKey, appId, payload, originalPusherSignature}`, read
 //!   ([`QueueJob`], verified as any payload by a [`Verifier`](crate::Verifier)) and written
-//!   ([`write_job`]).
+//!   ([`write_job`]);
+//! - which job each event of a payload came from, when a consumer of soketi's queue delivers
+//!   it: the payload member `job_events` ([`JobEventId`], [`write_job_events`],
+//!   [`ReceivedPayload::job_events`]), the identity the kit's idempotency keys on.
 //!
 //! Reading is one pass over the bytes (a scanner that records where each part lies); nothing
 //! is decoded before the signature has been checked, and nothing is ever re-serialized.
@@ -22,6 +25,7 @@ mod envelope;
 mod events;
 pub mod headers;
 mod job;
+mod job_events;
 pub mod js_json;
 mod names;
 mod payload;
@@ -36,6 +40,7 @@ pub use events::{
 };
 pub(crate) use events::{Located, Name, with_event_types};
 pub use job::{JOB_QUEUES, MalformedJob, QueueJob, Unverified, write_job};
+pub use job_events::{JOB_EVENTS_MEMBER_LEN, JobEventId, write_job_events};
 pub use payload::{
     DEFAULT_MAX_EVENTS, Payload, PayloadError, ReceivedPayload, SignedPayload, now_ms,
 };

@@ -1,5 +1,5 @@
 //! The names of the wire format's JSON members, in one place: the envelope's two, the payload's
-//! two, and every event field an event type reads. The scanner, the readers and the writers
+//! two (and the queue consumers' `job_events`), and every event field an event type reads. The scanner, the readers and the writers
 //! take them from here; this module imports nothing, so it sits below all of them.
 
 /// The envelope member holding the payload (the bytes the signature covers).
@@ -10,6 +10,9 @@ pub(crate) const HEADERS: &str = "headers";
 pub(crate) const TIME_MS: &str = "time_ms";
 /// The payload member holding the events.
 pub(crate) const EVENTS: &str = "events";
+/// The payload member holding each event's queue job (see `job_events.rs`): written only by
+/// consumers of soketi's queue, never by soketi.
+pub(crate) const JOB_EVENTS: &str = "job_events";
 
 /// Every field name an event type reads. The scanner records where each one's value lies, so
 /// an event is decoded without walking its bytes again.

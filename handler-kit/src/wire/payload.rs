@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use super::envelope;
 use super::events::{Event, EventDecodeError, Located};
 use super::headers;
+use super::job_events::{JobEventId, read_job_events};
 use super::names::{EVENTS, TIME_MS};
 /// The default maximum number of events in one payload (the scanner's bound; see
 /// [`Verifier::max_events`](crate::Verifier::max_events)).
@@ -153,6 +154,8 @@ pub struct ReceivedPayload<'a> {
     json: Span,
     time_ms: u64,
     events: Vec<EventSpans>,
+    /// Each event's queue job, when the payload says (`job_events`).
+    job_events: Option<Vec<JobEventId>>,
 }
 
 impl<'a> ReceivedPayload<'a> {
@@ -182,7 +185,7 @@ impl<'a> ReceivedPayload<'a> {
     }
 
     /// The payload at `json` in `text`, from the outline the scanner recorded: its shape is
-    /// checked and `time_ms` read now.
+    /// checked, and `time_ms` and `job_events` read, now.
     pub(crate) fn from_outline(
         text: &'a str,
         json: Span,
@@ -198,11 +201,19 @@ impl<'a> ReceivedPayload<'a> {
                 raw.chars().take(40).collect::<String>()
             ))
         })?;
+        let job_events = match outline.job_events.is_some() {
+            true => Some(
+                read_job_events(outline.job_events.of(text), outline.events.len())
+                    .map_err(PayloadError)?,
+            ),
+            false => None,
+        };
         Ok(ReceivedPayload {
             text,
             json,
             time_ms,
             events: outline.events,
+            job_events,
         })
     }
 
@@ -214,6 +225,13 @@ impl<'a> ReceivedPayload<'a> {
     /// The payload's `time_ms`.
     pub fn time_ms(&self) -> u64 {
         self.time_ms
+    }
+
+    /// Which queue job each event came from, in the order of the events, when the payload
+    /// says (its `job_events` member, written by consumers of soketi's queue; see
+    /// [`write_job_events`](super::write_job_events)). `None` for soketi's own payloads.
+    pub fn job_events(&self) -> Option<&[JobEventId]> {
+        self.job_events.as_deref()
     }
 
     /// How many events the payload holds.

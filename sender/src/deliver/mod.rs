@@ -1,7 +1,8 @@
 //! Transports (Lambda `Invoke`, HTTP `POST`), the retry policy and delivery reports.
 //!
 //! A request is sent until it is delivered, or until it fails for a reason that retrying
-//! cannot fix, or until the retry policy's attempts or total time run out. Throttling (429,
+//! cannot fix, or until the retry policy's attempts or total time run out, or until the next
+//! attempt would not fit before the [`Deadline`]. Throttling (429,
 //! `TooManyRequestsException`, `EC2ThrottledException`; its own attempt budget, `Retry-After`
 //! honoured), server errors (5xx and the Lambda errors a retry can cure, such as
 //! `ResourceNotReadyException` or 409 `SnapStartNotReadyException`), timeouts and connection
@@ -20,6 +21,8 @@
 //!
 //! Inside (each item has one public path, this module):
 //! - `policy`: the [`RetryPolicy`];
+//! - `deadline`: the [`Deadline`] no attempt may run past (a Lambda invocation's, a worker's
+//!   visibility timeout);
 //! - `report`: [`DeliveryReport`], [`Report`], [`Failure`] and its [`FailureKind`];
 //! - `transport`: the retry loop, and the Lambda and HTTP transports (one file each);
 //! - `dead_letter`: [`DeadLetter`], a failed delivery stored as one JSON line (no secret in
@@ -31,6 +34,7 @@
 //!   [`read_dead_letters`] reads them back, skipping and reporting lines that are not letters.
 
 mod dead_letter;
+mod deadline;
 mod policy;
 mod replay;
 mod report;
@@ -38,6 +42,7 @@ mod sink;
 mod transport;
 
 pub use dead_letter::{DEAD_LETTER_VERSION, DeadLetter, DeadLetterError};
+pub use deadline::{DEFAULT_DEADLINE_MARGIN, Deadline};
 pub use policy::RetryPolicy;
 pub use replay::{Replay, ReplayError, ReplayPlan, Skipped};
 pub(crate) use report::truncate_text;

@@ -253,7 +253,7 @@ impl DeadLetter {
                         app_id: self.app_id.clone(),
                     }
                 })?;
-                Ok(request.signed_again(app, &self.events, time_ms))
+                Ok(request.signed_again(app, 0, self.events.len(), time_ms))
             }
         }
     }

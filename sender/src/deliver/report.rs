@@ -41,11 +41,15 @@ pub enum FailureKind {
     /// runtime shut down. The request may or may not have reached its target. Such reports go
     /// to the sender's [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler.
     Cancelled,
+    /// Not sent at all: the time left before the [`Deadline`](crate::deliver::Deadline) was
+    /// shorter than an attempt may take, or (soketi's queue jobs) an earlier request to the
+    /// same webhook failed and order must hold. Nothing reached the target.
+    NotSent,
 }
 
 impl FailureKind {
     /// The stable name: `TooLarge`, `Throttled`, `ServerError`, `Timeout`, `Connection`,
-    /// `FunctionError`, `Rejected`, `Config`, `Internal`, `Cancelled`.
+    /// `FunctionError`, `Rejected`, `Config`, `Internal`, `Cancelled`, `NotSent`.
     pub const fn as_str(self) -> &'static str {
         match self {
             FailureKind::TooLarge => "TooLarge",
@@ -58,6 +62,7 @@ impl FailureKind {
             FailureKind::Rejected => "Rejected",
             FailureKind::Config => "Config",
             FailureKind::Cancelled => "Cancelled",
+            FailureKind::NotSent => "NotSent",
         }
     }
 

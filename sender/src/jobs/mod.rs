@@ -14,27 +14,47 @@
 //! Delivery is at least once: a job that failed for one webhook goes back to the queue whole,
 //! so the webhooks that did get it receive it again when it is retried.
 //!
-//! Inside: `error` says why a job cannot be delivered ([`JobError`]); `batch` delivers a batch
-//! of messages ([`JobMessage`]) group by group; `outcome` is what became of each.
+//! Inside: `error` says why a job cannot be delivered ([`JobError`]); `accept` reads and
+//! verifies a job; `run` delivers consecutive jobs of a group together (coalesced); `batch`
+//! delivers a batch of messages ([`JobMessage`]) group by group before a deadline; `outcome`
+//! is what became of each; `metrics` prints a batch's figures as CloudWatch Embedded Metric
+//! Format ([`emf_line`]); `dead_letter_queue` (feature `sqs`) moves rejected jobs to the
+//! dead-letter queue at once ([`DeadLetterQueue`]); `source` keeps the sender of a queue consumer current from a secret
+//! store holding soketi's apps ([`JobSender`]).
 
+mod accept;
 mod batch;
+#[cfg(feature = "sqs")]
+mod dead_letter_queue;
 mod error;
+mod metrics;
 mod outcome;
+mod run;
+mod source;
 
-use soketi_handler_kit::wire::{Event, QueueJob};
+use soketi_handler_kit::wire::QueueJob;
 
 use crate::Sender;
 use crate::deliver::Report;
+use crate::route::WrittenEvents;
 
 pub use batch::JobMessage;
+#[cfg(feature = "sqs")]
+pub use dead_letter_queue::{
+    ATTRIBUTE_GROUP, ATTRIBUTE_MESSAGE_ID, ATTRIBUTE_REASON, ATTRIBUTE_REJECTION, DeadLetterQueue,
+};
 pub use error::JobError;
+pub use metrics::{BatchMetrics, METRIC_NAMES, METRICS_NAMESPACE, emf_line};
 pub use outcome::{BatchCounts, BatchOutcome, JobOutcome};
+pub use source::{JobSender, parse_apps_secret};
 
 impl Sender {
     /// Delivers one of soketi's queue jobs: the app is found by the job's key, the signature
     /// checked over the payload's exact bytes against the app's secret and
     /// [`previous_secrets`](crate::config::App::previous_secrets), then the events are routed,
-    /// signed and delivered as [`Sender::send_at`] does, stamped with the job's `time_ms`.
+    /// signed and delivered as [`Sender::send_at`] does, stamped with the job's `time_ms`: each
+    /// event exactly as it stands in the job (its text is not written again), the payload
+    /// naming each event's job (`job_events`).
     ///
     /// A job that cannot be delivered at all (unknown app, no secret verifies, a malformed
     /// message) is a [`JobError`]; a delivery that failed is in the [`Report`].
@@ -61,25 +81,10 @@ impl Sender {
     /// # Ok(()) }
     /// ```
     pub async fn deliver_job(&self, job: &QueueJob<'_>) -> Result<Report, JobError> {
-        let index = self
-            .app_index_by_key(job.app_key())
-            .ok_or_else(|| JobError::UnknownApp {
-                app_key: job.app_key().to_owned(),
-            })?;
-        let signature = job.signature().to_string();
-        let verified = self.job_verifier().verify_parts(
-            job.payload_json().as_bytes(),
-            Some(job.app_key()),
-            Some(&signature),
-        );
-        let secrets = self.apps()[index].secrets().count();
-        let verified = JobError::of_verification(verified, job, secrets)?;
-        let events = verified
-            .payload()
-            .events()
-            .collect::<Result<Vec<Event>, _>>()
-            .map_err(JobError::Event)?;
-        let plan = self.plan_index(index, verified.payload().time_ms(), &events);
+        let job = self.accept_job(job)?;
+        let mut written = WrittenEvents::default();
+        job.write(&mut written);
+        let plan = self.plan_written(job.app, job.time_ms, &job.events, &written);
         Ok(self.send_plan(plan).await)
     }
 }

@@ -1,8 +1,8 @@
 //! Which webhook gets which events: [`plan`], split under the size limits, and the halves of a
 //! request refused as too large ([`split_request`]).
 
-use soketi_handler_kit::wire::Event;
 use soketi_handler_kit::wire::headers::user_agent;
+use soketi_handler_kit::wire::{DEFAULT_MAX_EVENTS, Event};
 
 use super::limits::Limits;
 use super::request::Request;
@@ -35,10 +35,10 @@ pub fn split_request(app: &App, request: &Request) -> Option<(Request, Request)>
     if request.events.len() < 2 || app.id != request.app_id || app.key != request.app_key {
         return None;
     }
-    let (first, second) = request.events.split_at(request.events.len() / 2);
+    let (count, half) = (request.events.len(), request.events.len() / 2);
     Some((
-        request.signed_again(app, first, request.time_ms),
-        request.signed_again(app, second, request.time_ms),
+        request.signed_again(app, 0, half, request.time_ms),
+        request.signed_again(app, half, count, request.time_ms),
     ))
 }
 
@@ -79,10 +79,24 @@ pub(crate) fn plan_written(
     written: &WrittenEvents,
     limits: &Limits,
 ) -> Plan {
+    plan_indexed(app, time_ms, process_id, events, written, limits).0
+}
+
+/// [`plan_written`], and for each request the numbers of the events it carries (positions in
+/// `events`), in order: what the queue path maps back to its jobs.
+pub(crate) fn plan_indexed(
+    app: &App,
+    time_ms: u64,
+    process_id: u32,
+    events: &[Event],
+    written: &WrittenEvents,
+    limits: &Limits,
+) -> (Plan, Vec<Vec<usize>>) {
     let ua = user_agent(process_id);
     let signer = Signer::new(app, time_ms);
     let mut routed = vec![false; events.len()];
     let mut requests = Vec::new();
+    let mut carried = Vec::new();
     for (index, webhook) in app.webhooks.iter().enumerate() {
         let mine: Vec<usize> = (0..events.len())
             .filter(|&i| webhook.matches(&events[i]))
@@ -94,11 +108,11 @@ pub(crate) fn plan_written(
             routed[i] = true;
         }
         let limit = limits.for_target(&webhook.target);
-        let overhead = signer.overhead(webhook, &ua);
+        let overhead = signer.overhead(webhook, &ua, written.has_jobs());
         for chunk in chunks(&mine, written, overhead, limit) {
-            let texts: Vec<&str> = chunk.iter().map(|&i| written.get(i)).collect();
             let events = chunk.iter().map(|&i| events[i].clone()).collect();
-            requests.push(signer.request(index, webhook, events, &texts, &ua));
+            requests.push(signer.request(index, webhook, events, written, chunk, &ua));
+            carried.push(chunk.to_vec());
         }
     }
     let unrouted = events
@@ -107,12 +121,13 @@ pub(crate) fn plan_written(
         .filter(|(_, routed)| !routed)
         .map(|(event, _)| event.clone())
         .collect();
-    Plan { requests, unrouted }
+    (Plan { requests, unrouted }, carried)
 }
 
 /// The events `mine` (numbers of events in `written`) cut greedily, in order, so that each
-/// request's body (`overhead`, each event's text, a comma between two) stays within `limit`;
-/// an event too large alone is a chunk of its own.
+/// request's body (`overhead`, each event's size, less the commas of the first) stays within
+/// `limit` and holds at most the kit's [`DEFAULT_MAX_EVENTS`] (what a receiver takes by
+/// default); an event too large alone is a chunk of its own.
 fn chunks<'m>(
     mine: &'m [usize],
     written: &WrittenEvents,
@@ -120,15 +135,17 @@ fn chunks<'m>(
     limit: usize,
 ) -> Vec<&'m [usize]> {
     let mut chunks = Vec::new();
+    let commas = written.commas();
     let (mut start, mut size) = (0, overhead);
     for (at, &event) in mine.iter().enumerate() {
-        let len = written.get(event).len();
-        if at > start && size.saturating_add(len + 1) > limit {
+        let len = written.size(event) - commas;
+        let full = at - start >= DEFAULT_MAX_EVENTS;
+        if at > start && (full || size.saturating_add(len + commas) > limit) {
             chunks.push(&mine[start..at]);
             start = at;
             size = overhead.saturating_add(len);
         } else {
-            size = size.saturating_add(len + usize::from(at > start));
+            size = size.saturating_add(len + if at > start { commas } else { 0 });
         }
     }
     if start < mine.len() {

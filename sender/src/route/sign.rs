@@ -3,24 +3,32 @@
 //! ([`split_request`](super::split_request)), re-signed on replay, or printed by
 //! `soketi-lambda sign` ([`Request::build`]).
 //!
-//! Each event is written once ([`WrittenEvents`]), as it stands in a payload: those bytes give
-//! both its size (to split a webhook's events under a limit) and the payload's text. What goes
-//! around them comes from the kit's [`wire`](soketi_handler_kit::wire): the payload's text
-//! with no event (cut where its empty array is), the signature, the headers in soketi's order,
-//! the Lambda envelope.
+//! Each event's text is written once ([`WrittenEvents`]), as it stands in a payload: those
+//! bytes give both its size (to split a webhook's events under a limit) and the payload's
+//! text. Events from soketi's queue jobs are not written again at all: their texts are the
+//! bytes as they stood in the job (a lone surrogate, a number's format, key order kept), each
+//! with its job's identity, which the payload carries in the kit's `job_events` member. What
+//! goes around them comes from the kit's [`wire`](soketi_handler_kit::wire): the payload's text
+//! with no event (cut where its empty array is), the member, the signature, the headers in
+//! soketi's order, the Lambda envelope.
 
 use soketi_handler_kit::wire::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE, webhook_headers};
-use soketi_handler_kit::wire::{Event, Payload, SIGNATURE_HEX_LEN};
+use soketi_handler_kit::wire::{
+    Event, JOB_EVENTS_MEMBER_LEN, JobEventId, Payload, ReceivedPayload, SIGNATURE_HEX_LEN,
+    write_job_events,
+};
 
 use super::request::Request;
 use crate::config::{App, Webhook};
 
-/// Events written once, as they stand in a payload (`JSON.stringify`'s text): one string, and
-/// where each event ends in it.
+/// Events as they stand in a payload (`JSON.stringify`'s text, or a queue job's exact bytes):
+/// one string, where each event ends in it, and, for events of queue jobs, each one's job.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WrittenEvents {
     text: String,
     ends: Vec<usize>,
+    /// One per event when the events come from queue jobs; empty otherwise.
+    jobs: Vec<JobEventId>,
 }
 
 impl WrittenEvents {
@@ -33,12 +41,32 @@ impl WrittenEvents {
         written
     }
 
+    /// The events of a payload this crate signed (a request's), as they stand in it, with
+    /// their jobs when it names them; `None` if it does not read as a payload.
+    pub(crate) fn of_payload(payload: &str) -> Option<Self> {
+        let payload = ReceivedPayload::parse(payload).ok()?;
+        let mut written = WrittenEvents::default();
+        let jobs = payload.job_events();
+        for (i, text) in payload.event_texts().enumerate() {
+            written.push_text(text, jobs.and_then(|jobs| jobs.get(i)).copied());
+        }
+        Some(written)
+    }
+
     /// Writes `event` after the others; returns its length.
     pub(crate) fn push(&mut self, event: &Event) -> usize {
         let start = self.text.len();
         event.write_json(&mut self.text);
         self.ends.push(self.text.len());
         self.text.len() - start
+    }
+
+    /// Adds an event's `text` as it stands (a queue job's bytes), of `job` when it comes from
+    /// one. Either every event has a job or none has.
+    pub(crate) fn push_text(&mut self, text: &str, job: Option<JobEventId>) {
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+        self.jobs.extend(job);
     }
 
     /// The text of event number `i` (in the order they were written).
@@ -50,9 +78,38 @@ impl WrittenEvents {
         &self.text[start..self.ends[i]]
     }
 
-    /// Every event's text, in order.
-    fn all(&self) -> Vec<&str> {
-        (0..self.ends.len()).map(|i| self.get(i)).collect()
+    /// The job event number `i` came from, when the events come from queue jobs.
+    pub(crate) fn job(&self, i: usize) -> Option<&JobEventId> {
+        self.jobs.get(i)
+    }
+
+    /// Whether the events come from queue jobs (their payloads name them).
+    pub(crate) fn has_jobs(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// The bytes event number `i` adds to a payload beside others: its text and, for a job's
+    /// event, its id in `job_events`, each with the comma before it (the first event of a
+    /// payload has no comma: [`WrittenEvents::commas`] fewer bytes).
+    pub(crate) fn size(&self, i: usize) -> usize {
+        let id = self.job(i).map_or(0, |id| id.json_len() + 1);
+        self.get(i).len() + 1 + id
+    }
+
+    /// The commas in [`WrittenEvents::size`]: 2 for a job's event (one in `events`, one in
+    /// `job_events`), else 1.
+    pub(crate) fn commas(&self) -> usize {
+        1 + usize::from(self.has_jobs())
+    }
+
+    /// How many events there are.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Every event's number, in order.
+    fn all(&self) -> Vec<usize> {
+        (0..self.len()).collect()
     }
 }
 
@@ -82,43 +139,60 @@ impl<'a> Signer<'a> {
         }
     }
 
-    /// The payload of the events written in `texts`, and its signature (hex) with the app's
-    /// secret.
-    fn sign(&self, texts: &[&str]) -> (String, String) {
-        let size = texts.iter().map(|t| t.len() + 1).sum::<usize>();
-        let mut payload = String::with_capacity(self.open.len() + size + self.close.len());
+    /// The payload of events `which` of `written`, and its signature (hex) with the app's
+    /// secret. Events of queue jobs bring the `job_events` member, after `events`.
+    fn sign(&self, written: &WrittenEvents, which: &[usize]) -> (String, String) {
+        let size = which.iter().map(|&i| written.size(i)).sum::<usize>();
+        let mut payload = String::with_capacity(
+            self.open.len() + size + self.close.len() + JOB_EVENTS_MEMBER_LEN,
+        );
         payload.push_str(&self.open);
-        for (i, text) in texts.iter().enumerate() {
-            if i > 0 {
+        for (n, &i) in which.iter().enumerate() {
+            if n > 0 {
                 payload.push(',');
             }
-            payload.push_str(text);
+            payload.push_str(written.get(i));
         }
-        payload.push_str(&self.close);
+        // `close` is `]}`: the member goes between the two.
+        let (bracket, brace) = self.close.split_at(1);
+        payload.push_str(bracket);
+        if written.has_jobs() {
+            let jobs: Vec<JobEventId> = which
+                .iter()
+                .filter_map(|&i| written.job(i).copied())
+                .collect();
+            write_job_events(&mut payload, &jobs);
+        }
+        payload.push_str(brace);
         let signature = self.app.secret.sign(payload.as_bytes()).to_string();
         (payload, signature)
     }
 
-    /// The length of a request to `webhook` but for its events and the commas between them:
-    /// the payload's text around them, the headers, the envelope. (A signature is always
+    /// The length of a request to `webhook` but for its events (and their ids) and the
+    /// commas before them: the payload's text around them (with an empty `job_events` member
+    /// when `jobs`), the headers, the envelope; a request's length is this plus
+    /// [`WrittenEvents::size`] of each event, less [`WrittenEvents::commas`]. (A signature is always
     /// [`SIGNATURE_HEX_LEN`] characters long, so any stands for the one to come.)
-    pub(crate) fn overhead(&self, webhook: &Webhook, user_agent: &str) -> usize {
+    pub(crate) fn overhead(&self, webhook: &Webhook, user_agent: &str, jobs: bool) -> usize {
         let signature = "0".repeat(SIGNATURE_HEX_LEN);
         let headers = webhook_headers(user_agent, &webhook.headers, &self.app.key, &signature);
+        let member = if jobs { JOB_EVENTS_MEMBER_LEN } else { 0 };
         let empty = format!("{}{}", self.open, self.close);
-        webhook.target.body(&empty, &headers).len()
+        webhook.target.body(&empty, &headers).len() + member
     }
 
-    /// The request to webhook number `index` (`webhook`) for `events`, written in `texts`.
+    /// The request to webhook number `index` (`webhook`) for `events`, which are events
+    /// `which` of `written`.
     pub(crate) fn request(
         &self,
         index: usize,
         webhook: &Webhook,
         events: Vec<Event>,
-        texts: &[&str],
+        written: &WrittenEvents,
+        which: &[usize],
         user_agent: &str,
     ) -> Request {
-        let (payload, signature) = self.sign(texts);
+        let (payload, signature) = self.sign(written, which);
         let headers = webhook_headers(user_agent, &webhook.headers, &self.app.key, &signature);
         Request::from_parts(
             &self.app.id,
@@ -162,15 +236,28 @@ impl Request {
         let config = app.webhooks.get(webhook)?;
         let written = WrittenEvents::of(&events);
         let signer = Signer::new(app, time_ms);
-        Some(signer.request(webhook, config, events, &written.all(), user_agent))
+        Some(signer.request(
+            webhook,
+            config,
+            events,
+            &written,
+            &written.all(),
+            user_agent,
+        ))
     }
 
-    /// This request for `events` stamped `time_ms`, signed with `app`'s secret: the same
-    /// target and headers but for `X-Pusher-Key` and `X-Pusher-Signature`, which are those of
-    /// the new payload. (A request split in halves, a dead letter re-signed.)
-    pub(crate) fn signed_again(&self, app: &App, events: &[Event], time_ms: u64) -> Request {
-        let written = WrittenEvents::of(events);
-        let (payload, signature) = Signer::new(app, time_ms).sign(&written.all());
+    /// This request for its events `from..to` stamped `time_ms`, signed with `app`'s secret:
+    /// the same target and headers but for `X-Pusher-Key` and `X-Pusher-Signature`, which are
+    /// those of the new payload. The events' texts (and jobs) are taken from this request's
+    /// payload as they stand, never written again. (A request split in halves, a dead letter
+    /// re-signed.)
+    pub(crate) fn signed_again(&self, app: &App, from: usize, to: usize, time_ms: u64) -> Request {
+        let events = self.events.get(from..to).unwrap_or_default().to_vec();
+        let written = WrittenEvents::of_payload(&self.payload)
+            .filter(|written| written.len() == self.events.len())
+            .unwrap_or_else(|| WrittenEvents::of(&self.events));
+        let which: Vec<usize> = (from..to.min(written.len())).collect();
+        let (payload, signature) = Signer::new(app, time_ms).sign(&written, &which);
         let headers = self
             .headers
             .iter()
@@ -191,7 +278,7 @@ impl Request {
             self.webhook,
             self.target.clone(),
             time_ms,
-            events.to_vec(),
+            events,
             payload,
             headers,
         )
@@ -219,7 +306,7 @@ mod tests {
         for time_ms in [0, 1, u64::MAX] {
             let signer = Signer::new(&app, time_ms);
             for n in 0..=events.len() {
-                let (payload, signature) = signer.sign(&written.all()[..n]);
+                let (payload, signature) = signer.sign(&written, &written.all()[..n]);
                 let kit = Payload::new(time_ms, events[..n].to_vec()).sign("k", &app.secret);
                 assert_eq!(payload, kit.json());
                 assert_eq!(signature, kit.signature().to_string());
@@ -240,16 +327,29 @@ mod tests {
         let ua = user_agent(1);
         for (index, webhook) in app.webhooks.iter().enumerate() {
             let event = Event::cache_miss("c");
-            let one = signer.request(
+            let written = WrittenEvents::of(std::slice::from_ref(&event));
+            let one = signer.request(index, webhook, vec![event.clone()], &written, &[0], &ua);
+            assert_eq!(
+                signer.overhead(webhook, &ua, false) + written.size(0) - written.commas(),
+                one.body.len()
+            );
+            let mut of_jobs = WrittenEvents::default();
+            let job = app.secret.sign(b"a job");
+            for i in 0..3 {
+                of_jobs.push_text(&event.to_json(), Some(JobEventId::new(job, i)));
+            }
+            let three = signer.request(
                 index,
                 webhook,
-                vec![event.clone()],
-                &[&event.to_json()],
+                vec![event.clone(); 3],
+                &of_jobs,
+                &[0, 1, 2],
                 &ua,
             );
+            let sizes: usize = (0..3).map(|i| of_jobs.size(i)).sum();
             assert_eq!(
-                signer.overhead(webhook, &ua) + event.to_json().len(),
-                one.body.len()
+                signer.overhead(webhook, &ua, true) + sizes - of_jobs.commas(),
+                three.body.len()
             );
         }
     }

@@ -37,6 +37,7 @@ pub struct SenderBuilder {
     clock: Clock,
     region_fallback: RegionFallback,
     unclaimed: Unclaimed,
+    coalesce_jobs: bool,
 }
 
 impl fmt::Debug for SenderBuilder {
@@ -48,6 +49,7 @@ impl fmt::Debug for SenderBuilder {
             .field("endpoint_override", &self.endpoint_override)
             .field("process_id", &self.process_id)
             .field("region_fallback", &self.region_fallback)
+            .field("coalesce_jobs", &self.coalesce_jobs)
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +67,50 @@ impl Sender {
             clock: Arc::new(now_ms),
             region_fallback: RegionFallback::default(),
             unclaimed: Arc::new(log_unclaimed),
+            coalesce_jobs: true,
         }
+    }
+
+    /// A sender of `apps` with this one's settings, transports and clients: what a consumer
+    /// of soketi's queue builds when it reads its apps again (from a secret store). A Lambda
+    /// webhook naming no region gets one as [`SenderBuilder::region_fallback`] said (the AWS
+    /// default chain is consulted again only if this sender never needed it).
+    pub async fn with_apps(&self, apps: Vec<App>) -> Result<Sender, BuildError> {
+        let fallback = self.resolved_region_fallback().await;
+        self.with_apps_now(apps, &fallback)
+    }
+
+    /// The region fallback with the AWS default chain consulted: `Fixed` or `None`.
+    pub(crate) async fn resolved_region_fallback(&self) -> RegionFallback {
+        match &self.inner.region_fallback {
+            RegionFallback::DefaultChain => match chain_region().await {
+                Some(region) => RegionFallback::Fixed(region),
+                None => RegionFallback::None,
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// [`Sender::with_apps`] with a fallback that needs no lookup (`Fixed` or `None`).
+    pub(crate) fn with_apps_now(
+        &self,
+        mut apps: Vec<App>,
+        fallback: &RegionFallback,
+    ) -> Result<Sender, BuildError> {
+        assign_regions(&mut apps, fallback, None)?;
+        let inner = &self.inner;
+        Ok(Sender {
+            inner: Arc::new(Inner {
+                apps: index_apps(apps)?,
+                transport: Arc::clone(&inner.transport),
+                limits: inner.limits,
+                process_id: inner.process_id,
+                clock: Arc::clone(&inner.clock),
+                unclaimed: Arc::clone(&inner.unclaimed),
+                region_fallback: inner.region_fallback.clone(),
+                coalesce_jobs: inner.coalesce_jobs,
+            }),
+        })
     }
 }
 
@@ -170,52 +215,86 @@ impl SenderBuilder {
         self
     }
 
+    /// Soketi's queue jobs: whether the consecutive jobs of a message group in one batch are
+    /// delivered, per webhook, as one payload (default `true`; see
+    /// [`Sender::deliver_jobs`]). Off, each job is its own payload, one after the other.
+    pub fn coalesce_jobs(mut self, coalesce: bool) -> Self {
+        self.coalesce_jobs = coalesce;
+        self
+    }
+
     /// Checks the apps, resolves missing regions, indexes the apps and sets up the transports.
     pub async fn build(self) -> Result<Sender, BuildError> {
         let mut apps = self.apps;
-        let mut by_id = HashMap::new();
-        let mut by_key = HashMap::new();
-        for (i, app) in apps.iter().enumerate() {
-            app.validate().map_err(BuildError::Config)?;
-            let taken = |map: &HashMap<String, usize>, name: &str| {
-                map.get(name).is_some_and(|&other| other != i)
-            };
-            for name in [&app.id, &app.key] {
-                if taken(&by_id, name) || taken(&by_key, name) {
-                    return Err(BuildError::DuplicateApp(name.clone()));
-                }
-            }
-            by_id.insert(app.id.clone(), i);
-            by_key.insert(app.key.clone(), i);
+        let needs_region = apps.iter().flat_map(|app| &app.webhooks).any(
+            |webhook| matches!(&webhook.target, Target::Lambda(lambda) if lambda.region.is_none()),
+        );
+        if needs_region && self.region_fallback == RegionFallback::DefaultChain {
+            let region = chain_region().await;
+            assign_regions(&mut apps, &RegionFallback::None, region.as_deref())?;
+        } else {
+            assign_regions(&mut apps, &self.region_fallback, None)?;
         }
-        resolve_regions(&mut apps, &self.region_fallback).await?;
-        let keyring = apps.iter().fold(Keyring::new(), |keyring, app| {
-            keyring.app_secrets(app.key.clone(), app.secrets().cloned())
-        });
         let transport = Transport::new(self.policy, self.endpoint_override, self.limits)
             .map_err(|e| BuildError::Http(e.to_string()))?;
         Ok(Sender {
             inner: Arc::new(Inner {
-                apps: Apps {
-                    list: apps,
-                    by_id,
-                    by_key,
-                    jobs: Verifier::new(keyring),
-                },
-                transport,
+                apps: index_apps(apps)?,
+                transport: Arc::new(transport),
                 limits: self.limits,
                 process_id: self.process_id,
                 clock: self.clock,
                 unclaimed: self.unclaimed,
+                region_fallback: self.region_fallback,
+                coalesce_jobs: self.coalesce_jobs,
             }),
         })
     }
 }
 
-/// Gives every Lambda webhook without a region one from `fallback` (the AWS default chain is
-/// consulted once), or fails naming the webhook.
-async fn resolve_regions(apps: &mut [App], fallback: &RegionFallback) -> Result<(), BuildError> {
-    let mut chain_region: Option<Option<String>> = None;
+/// The apps checked (each webhook; ids and keys unique) and indexed, with the keyring their
+/// queue jobs are verified with.
+fn index_apps(apps: Vec<App>) -> Result<Apps, BuildError> {
+    let mut by_id = HashMap::new();
+    let mut by_key = HashMap::new();
+    for (i, app) in apps.iter().enumerate() {
+        app.validate().map_err(BuildError::Config)?;
+        let taken = |map: &HashMap<String, usize>, name: &str| {
+            map.get(name).is_some_and(|&other| other != i)
+        };
+        for name in [&app.id, &app.key] {
+            if taken(&by_id, name) || taken(&by_key, name) {
+                return Err(BuildError::DuplicateApp(name.clone()));
+            }
+        }
+        by_id.insert(app.id.clone(), i);
+        by_key.insert(app.key.clone(), i);
+    }
+    let keyring = apps.iter().fold(Keyring::new(), |keyring, app| {
+        keyring.app_secrets(app.key.clone(), app.secrets().cloned())
+    });
+    Ok(Apps {
+        list: apps,
+        by_id,
+        by_key,
+        jobs: Verifier::new(keyring),
+    })
+}
+
+/// The region of the AWS default chain (`AWS_REGION`, the profile, instance metadata).
+async fn chain_region() -> Option<String> {
+    let chain = aws_config::default_provider::region::DefaultRegionChain::builder().build();
+    chain.region().await.map(|r| r.to_string())
+}
+
+/// Gives every Lambda webhook without a region one: `chain` (the AWS default chain's, already
+/// looked up) when given, else from `fallback` (`Fixed` or `None`; the default chain is not
+/// consulted here); or fails naming the webhook.
+fn assign_regions(
+    apps: &mut [App],
+    fallback: &RegionFallback,
+    chain: Option<&str>,
+) -> Result<(), BuildError> {
     for app in apps {
         for (index, webhook) in app.webhooks.iter_mut().enumerate() {
             let Target::Lambda(lambda) = &mut webhook.target else {
@@ -224,18 +303,10 @@ async fn resolve_regions(apps: &mut [App], fallback: &RegionFallback) -> Result<
             if lambda.region.is_some() {
                 continue;
             }
-            let region = match fallback {
-                RegionFallback::Fixed(r) => Some(r.clone()),
-                RegionFallback::None => None,
-                RegionFallback::DefaultChain => {
-                    if chain_region.is_none() {
-                        let chain =
-                            aws_config::default_provider::region::DefaultRegionChain::builder()
-                                .build();
-                        chain_region = Some(chain.region().await.map(|r| r.to_string()));
-                    }
-                    chain_region.clone().flatten()
-                }
+            let region = match (chain, fallback) {
+                (Some(region), _) => Some(region.to_owned()),
+                (None, RegionFallback::Fixed(r)) => Some(r.clone()),
+                (None, _) => None,
             };
             let Some(region) = region else {
                 return Err(BuildError::Config(ConfigError::new(
@@ -251,9 +322,9 @@ async fn resolve_regions(apps: &mut [App], fallback: &RegionFallback) -> Result<
                 )));
             };
             lambda.region = Some(region);
-            lambda.region_source = Some(match fallback {
-                RegionFallback::DefaultChain => RegionSource::DefaultChain,
-                _ => RegionSource::Code,
+            lambda.region_source = Some(match chain {
+                Some(_) => RegionSource::DefaultChain,
+                None => RegionSource::Code,
             });
         }
     }

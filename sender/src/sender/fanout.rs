@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{Sender, Unclaimed};
-use crate::deliver::{DeliveryReport, Failure, FailureKind, Outcome};
+use crate::deliver::{Deadline, DeliveryReport, Failure, FailureKind, Outcome};
 use crate::route::{Request, split_request};
 
 impl Sender {
@@ -20,10 +20,19 @@ impl Sender {
     /// same way, down to single events: one report per request finally sent (or failed), in
     /// event order.
     pub async fn deliver(&self, request: Request) -> Vec<DeliveryReport> {
+        self.deliver_before(request, Deadline::none()).await
+    }
+
+    /// [`Sender::deliver`], starting no attempt that does not fit before `deadline`.
+    pub(crate) async fn deliver_before(
+        &self,
+        request: Request,
+        deadline: Deadline,
+    ) -> Vec<DeliveryReport> {
         let mut reports = Vec::new();
         let mut todo = VecDeque::from([request]);
         while let Some(request) = todo.pop_front() {
-            let report = self.deliver_guarded(request).await;
+            let report = self.deliver_guarded(request, deadline).await;
             match self.halves_of_refused(&report) {
                 Some((first, second)) => {
                     tracing::debug!(
@@ -57,6 +66,19 @@ impl Sender {
     /// Dropping the future stops the deliveries and hands what was not reported to the
     /// [`on_unclaimed`](crate::SenderBuilder::on_unclaimed) handler (see [`Sender::send`]).
     pub async fn deliver_all(&self, requests: Vec<Request>) -> Vec<DeliveryReport> {
+        let reports = self.deliver_each(requests, Fanout::default()).await;
+        reports.into_iter().flatten().collect()
+    }
+
+    /// [`Sender::deliver_all`], as `fanout` says: before a deadline; and, `in_order`, a
+    /// webhook's later requests not sent once one failed (reported [`FailureKind::NotSent`]),
+    /// so that they never arrive before it. The reports of each request, in the order of
+    /// `requests`.
+    pub(crate) async fn deliver_each(
+        &self,
+        requests: Vec<Request>,
+        fanout: Fanout,
+    ) -> Vec<Vec<DeliveryReport>> {
         // (app id, webhook index) -> its requests with their positions, in first-seen order.
         type Group = ((String, usize), Vec<(usize, Request)>);
         let mut groups: Vec<Group> = Vec::new();
@@ -83,8 +105,21 @@ impl Sender {
             let sender = self.clone();
             let tx = tx.clone();
             claim.tasks.spawn(async move {
+                let mut failed = false;
                 for (position, request) in group {
-                    let reports = sender.deliver(request).await;
+                    let reports = if failed {
+                        let failure = Failure::new(
+                            FailureKind::NotSent,
+                            "not sent: an earlier request to this webhook failed, and this one \
+                             must not arrive before it",
+                            None,
+                            0,
+                        );
+                        vec![DeliveryReport::new(request, Outcome::Failed(failure))]
+                    } else {
+                        sender.deliver_before(request, fanout.deadline).await
+                    };
+                    failed |= fanout.in_order && reports.iter().any(|r| !r.is_delivered());
                     // The receiver is gone only if the send was dropped, and then its guard has
                     // reported this request as cancelled.
                     let _ = tx.send((position, reports));
@@ -111,13 +146,22 @@ impl Sender {
 
     /// Delivers `request` in a task of its own, so that even a bug that panics inside the
     /// transport ends as a failed delivery with its request in the report, never a lost one.
-    async fn deliver_guarded(&self, request: Request) -> DeliveryReport {
+    async fn deliver_guarded(&self, request: Request, deadline: Deadline) -> DeliveryReport {
         let sender = self.clone();
         guarded(request, |request| async move {
-            sender.inner.transport.deliver(&request).await
+            sender.inner.transport.deliver(&request, deadline).await
         })
         .await
     }
+}
+
+/// How [`Sender::deliver_each`] delivers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Fanout {
+    /// No attempt is started that does not fit before it.
+    pub(crate) deadline: Deadline,
+    /// A webhook's requests stop at its first failure.
+    pub(crate) in_order: bool,
 }
 
 /// Runs `deliver` on `request` in a task of its own, which shares it; if that task fails
@@ -170,8 +214,9 @@ struct Claim {
 }
 
 impl Claim {
-    /// The reports in order; a request without one (its task ended early) is a failure.
-    fn finish(mut self) -> Vec<DeliveryReport> {
+    /// The reports of each request in order; a request without one (its task ended early) is
+    /// a failure.
+    fn finish(mut self) -> Vec<Vec<DeliveryReport>> {
         let pending = std::mem::take(&mut self.pending);
         let mut results = std::mem::take(&mut self.results);
         for (position, request) in pending.into_iter().enumerate() {
@@ -187,7 +232,7 @@ impl Claim {
                 results[position] = vec![DeliveryReport::new(request, Outcome::Failed(failure))];
             }
         }
-        results.into_iter().flatten().collect()
+        results
     }
 }
 

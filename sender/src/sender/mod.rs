@@ -8,6 +8,8 @@
 mod builder;
 mod fanout;
 
+pub(crate) use fanout::Fanout;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use soketi_handler_kit::wire::Event;
 
 use crate::config::App;
 use crate::deliver::{DeliveryReport, Report, Transport};
-use crate::route::{Limits, Plan, WrittenEvents, plan_written};
+use crate::route::{Limits, Plan, WrittenEvents, plan_indexed, plan_written};
 
 pub use builder::{BuildError, RegionFallback, SenderBuilder};
 
@@ -40,11 +42,14 @@ struct Apps {
 
 struct Inner {
     apps: Apps,
-    transport: Transport,
+    /// Shared by the senders [`Sender::with_apps`] makes from this one.
+    transport: Arc<Transport>,
     limits: Limits,
     process_id: u32,
     clock: Clock,
     unclaimed: Unclaimed,
+    region_fallback: RegionFallback,
+    coalesce_jobs: bool,
 }
 
 /// Delivers soketi webhooks for a set of apps. Cheap to clone; share it freely.
@@ -110,6 +115,11 @@ impl Sender {
         &self.inner.apps.jobs
     }
 
+    /// Whether soketi's queue jobs are coalesced (see [`SenderBuilder::coalesce_jobs`]).
+    pub(crate) fn coalesces_jobs(&self) -> bool {
+        self.inner.coalesce_jobs
+    }
+
     /// The current time, by the sender's clock.
     pub fn now_ms(&self) -> u64 {
         (self.inner.clock)()
@@ -138,6 +148,24 @@ impl Sender {
         written: &WrittenEvents,
     ) -> Plan {
         plan_written(
+            &self.inner.apps.list[index],
+            time_ms,
+            self.inner.process_id,
+            events,
+            written,
+            &self.inner.limits,
+        )
+    }
+
+    /// [`Sender::plan_written`], and for each request the numbers of the events it carries.
+    pub(crate) fn plan_indexed(
+        &self,
+        index: usize,
+        time_ms: u64,
+        events: &[Event],
+        written: &WrittenEvents,
+    ) -> (Plan, Vec<Vec<usize>>) {
+        plan_indexed(
             &self.inner.apps.list[index],
             time_ms,
             self.inner.process_id,

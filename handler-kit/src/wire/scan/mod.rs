@@ -22,7 +22,7 @@ mod tests;
 use std::borrow::Cow;
 
 use super::js_json;
-use super::names::{EVENTS, Field, HEADERS, PAYLOAD, TIME_MS};
+use super::names::{EVENTS, Field, HEADERS, JOB_EVENTS, PAYLOAD, TIME_MS};
 use grammar::Scanner;
 
 /// The default maximum number of events in one payload: more than a 6 MiB payload (Lambda's
@@ -94,6 +94,8 @@ impl EventSpans {
 pub(crate) struct PayloadOutline {
     pub(crate) time_ms: Span,
     pub(crate) events: Vec<EventSpans>,
+    /// The value of `job_events`, when present (read once the signature checked out).
+    pub(crate) job_events: Span,
     /// Why the payload is not a webhook payload, if it is not (reported only once it verified).
     pub(crate) shape_error: Option<String>,
 }
@@ -357,7 +359,8 @@ impl Scanner<'_> {
         })
     }
 
-    /// Reads a payload object whose `{` is next, recording `time_ms` and the events.
+    /// Reads a payload object whose `{` is next, recording `time_ms`, the events and
+    /// `job_events`.
     fn payload(&mut self, max_events: usize) -> Result<PayloadOutline> {
         let mut outline = PayloadOutline::default();
         let mut saw_events = false;
@@ -370,6 +373,12 @@ impl Scanner<'_> {
                     shape_error.get_or_insert_with(|| "duplicate field `time_ms`".to_owned());
                 }
                 outline.time_ms = Span::new(start, s.pos);
+            } else if name.is(JOB_EVENTS) {
+                s.value()?;
+                if outline.job_events.is_some() {
+                    shape_error.get_or_insert_with(|| format!("duplicate field `{JOB_EVENTS}`"));
+                }
+                outline.job_events = Span::new(start, s.pos);
             } else if name.is(EVENTS) {
                 if saw_events {
                     shape_error.get_or_insert_with(|| "duplicate field `events`".to_owned());

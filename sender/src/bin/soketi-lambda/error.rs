@@ -32,7 +32,10 @@ impl CliError {
             CliError::Usage(message) => (message, 2),
             CliError::Failed(message) => (message, 1),
         };
-        eprintln!("soketi-lambda: {message}");
+        // A closed standard error loses the message, never the exit code (eprintln! would
+        // panic: exit 101).
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "soketi-lambda: {message}");
         ExitCode::from(code)
     }
 }

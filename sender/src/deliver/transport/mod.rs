@@ -14,7 +14,9 @@ use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
 use tokio::time::Instant;
 
 use crate::config::Target;
-use crate::deliver::{Delivered, Failure, FailureKind, Outcome, RetryPolicy, truncate_text};
+use crate::deliver::{
+    Deadline, Delivered, Failure, FailureKind, Outcome, RetryPolicy, truncate_text,
+};
 use crate::route::{Limits, Request};
 
 use self::http::HttpTransport;
@@ -76,8 +78,9 @@ impl Transport {
         })
     }
 
-    /// Delivers one request under the retry policy: what became of it.
-    pub(crate) async fn deliver(&self, request: &Request) -> Outcome {
+    /// Delivers one request under the retry policy, starting no attempt whose timeout does not
+    /// fit before `deadline`: what became of it.
+    pub(crate) async fn deliver(&self, request: &Request, deadline: Deadline) -> Outcome {
         let limit = self.limits.for_target(&request.target);
         if request.body.len() > limit {
             let failure = Failure {
@@ -93,15 +96,35 @@ impl Transport {
             return Outcome::Failed(failure);
         }
         let started = Instant::now();
+        // The timeout of an attempt starting `after` from now (the policy's, cut to what
+        // `max_elapsed` leaves).
+        let timeout_after = |after: Duration| {
+            let remaining = self
+                .policy
+                .max_elapsed
+                .saturating_sub(started.elapsed() + after);
+            self.policy
+                .attempt_timeout
+                .min(remaining)
+                .max(Duration::from_millis(1))
+        };
+        if !deadline.allows(timeout_after(Duration::ZERO)) {
+            let failure = Failure::new(
+                FailureKind::NotSent,
+                format!(
+                    "not sent: {} ms are left before the deadline, and an attempt may take {} ms",
+                    deadline.left().unwrap_or_default().as_millis(),
+                    timeout_after(Duration::ZERO).as_millis()
+                ),
+                None,
+                0,
+            );
+            return Outcome::Failed(failure);
+        }
         let (mut attempts, mut throttled, mut other) = (0u32, 0u32, 0u32);
         loop {
             attempts += 1;
-            let remaining = self.policy.max_elapsed.saturating_sub(started.elapsed());
-            let budget = self
-                .policy
-                .attempt_timeout
-                .min(remaining)
-                .max(Duration::from_millis(1));
+            let budget = deadline.bound(timeout_after(Duration::ZERO));
             let result = match tokio::time::timeout(budget, self.attempt(request)).await {
                 Ok(result) => result,
                 Err(_) => Err(AttemptError::new(
@@ -141,13 +164,19 @@ impl Transport {
             };
             let wait = self.policy.wait_before(attempts, retry_after);
             let out_of_time = started.elapsed() + wait >= self.policy.max_elapsed;
-            if !kind.is_retryable() || out_of_attempts || out_of_time {
+            let past_deadline = !deadline.allows(wait + timeout_after(wait));
+            if !kind.is_retryable() || out_of_attempts || out_of_time || past_deadline {
                 let message = if kind.is_retryable() {
                     let asked = retry_after
                         .map(|d| format!("; Retry-After asked for {} s", d.as_secs()))
                         .unwrap_or_default();
+                    let deadline = if past_deadline && !out_of_attempts && !out_of_time {
+                        "; no time left before the deadline for another"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{message} (gave up after {attempts} attempt(s) in {} ms{asked})",
+                        "{message} (gave up after {attempts} attempt(s) in {} ms{asked}{deadline})",
                         started.elapsed().as_millis()
                     )
                 } else {
