@@ -79,7 +79,9 @@ pub fn print_line(text: &str) -> bool {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("soketi-lambda: cannot write to standard output: {e}");
+            stderr_line(format_args!(
+                "soketi-lambda: cannot write to standard output: {e}"
+            ));
             false
         }
     }
@@ -92,6 +94,12 @@ pub fn print_json<T: Serialize>(value: &T) {
         Ok(text) => {
             print_line(&text);
         }
-        Err(e) => eprintln!("soketi-lambda: cannot print the report: {e}"),
+        Err(e) => stderr_line(format_args!("soketi-lambda: cannot print the report: {e}")),
     }
+}
+
+/// Writes a line on standard error. A closed standard error loses the line, never the exit
+/// code: `eprintln!` would panic (exit 101).
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

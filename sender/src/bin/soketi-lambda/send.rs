@@ -141,11 +141,11 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         };
         let plan = options.plan(file, sender.apps());
         for s in &plan.skipped {
-            eprintln!(
+            crate::io::stderr_line(format_args!(
                 "soketi-lambda: {}: skipped {}",
                 file.path.display(),
                 s.reason
-            );
+            ));
         }
         (requests, skipped) = (plan.requests, plan.skipped);
     }
@@ -182,17 +182,17 @@ pub fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     if let Err(error) = stored {
         // The failed requests go to stderr then: nothing is lost without a record.
         for line in &error.lines {
-            eprintln!("{line}");
+            crate::io::stderr_line(format_args!("{line}"));
         }
-        eprintln!(
+        crate::io::stderr_line(format_args!(
             "soketi-lambda: {error}; the {} failed request(s) are printed above, one JSON line \
              each, instead",
             error.lines.len()
-        );
+        ));
         return Ok(ExitCode::from(1));
     }
     if !report.unrouted.is_empty() {
-        eprintln!("{}", unrouted_warning(&report.unrouted));
+        crate::io::stderr_line(format_args!("{}", unrouted_warning(&report.unrouted)));
     }
     Ok(if !report.is_success() || !skipped.is_empty() {
         ExitCode::from(1)

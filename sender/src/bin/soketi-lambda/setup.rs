@@ -23,6 +23,9 @@ pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed standard error loses log lines, never the exit code (tracing would report
+        // the failed write with eprintln!, which panics).
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -132,7 +132,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
 }
 
 fn report_rejection(rejection: &Rejection) {
-    eprintln!("rejected ({}): {rejection}", rejection.kind());
+    crate::io::stderr_line(format_args!("rejected ({}): {rejection}", rejection.kind()));
     print_json(&RejectReport {
         valid: false,
         reason: rejection.kind().as_str(),
