@@ -229,10 +229,10 @@ async fn resolve_regions(apps: &mut [App], fallback: &RegionFallback) -> Result<
                 RegionFallback::None => None,
                 RegionFallback::DefaultChain => {
                     if chain_region.is_none() {
-                        let chain =
-                            aws_config::default_provider::region::DefaultRegionChain::builder()
-                                .build();
-                        chain_region = Some(chain.region().await.map(|r| r.to_string()));
+                        // The SDK's default region chain (environment, profile, instance
+                        // metadata), through the kit's loader and its HTTPS client.
+                        let sdk = soketi_handler_kit::aws::config_loader().load().await;
+                        chain_region = Some(sdk.region().map(ToString::to_string));
                     }
                     chain_region.clone().flatten()
                 }

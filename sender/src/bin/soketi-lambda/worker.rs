@@ -127,7 +127,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
         let sender = sender(apps, policy, args.endpoint_url.as_deref())
             .build()
             .await?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = soketi_handler_kit::aws::config_loader();
         if let Some(region) = args
             .region
             .clone()
