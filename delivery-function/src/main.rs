@@ -11,7 +11,7 @@ use soketi_lambda_sender::jobs::DeadLetterQueue;
 async fn main() -> Result<(), Error> {
     soketi_handler_kit::init_tracing();
     let lookup = |name: &str| std::env::var(name).ok();
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = soketi_handler_kit::aws::config_loader().load().await;
     let base = base_sender(&lookup)?
         .build()
         .await

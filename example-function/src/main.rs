@@ -94,7 +94,9 @@ fn webhooks(base: Webhooks, members: Arc<Members>) -> Webhooks {
     })
 }
 
-#[tokio::main]
+// Lambda hands a function one invocation at a time: a current-thread runtime serves it without
+// starting worker threads at a cold start or waking another thread for each request.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), soketi_handler_kit::Error> {
     soketi_handler_kit::init_tracing();
     // Reads the secret store and the idempotency table when the environment names them.

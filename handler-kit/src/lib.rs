@@ -100,8 +100,15 @@
 //!   fail-closed store errors), with an in-memory store.
 //! - `idempotency-dynamodb` (implies `idempotency`): the DynamoDB store
 //!   (`SOKETI_IDEMPOTENCY_TABLE`, read by [`Webhooks::from_env`]).
+//! - `aws` (implied by the three AWS features above): `aws::config_loader`, the AWS SDK
+//!   configuration they load, with the SDK's HTTPS client on rustls + `ring` (no aws-lc: about
+//!   half the bootstrap, no C library to build). `soketi-lambda-sender` loads its clients from
+//!   it too.
+//! - `aws-lc` / `aws-lc-fips` (imply `aws`): the same client on aws-lc-rs, the AWS SDK's
+//!   default, or on aws-lc's FIPS module for deployments that require FIPS-validated
+//!   cryptography (`ring` has no FIPS mode; building the FIPS module needs CMake and Go).
 //!
-//! These four are off by default; a function without them compiles none of their code or
+//! These are off by default; a function without them compiles none of their code or
 //! dependencies, and its verification path is unchanged.
 //!
 //! For tests, `proptest` (off by default) adds `testing::strategy`: proptest generators of any
@@ -112,6 +119,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 mod config;
 mod error;
 #[cfg(feature = "http")]

@@ -185,7 +185,7 @@ impl WorkerError {
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let sender = Sender::builder().apps(parse_apps_file(&std::fs::read_to_string("apps.json")?)?).build().await?;
-/// let sqs = aws_sdk_sqs::Client::new(&aws_config::load_from_env().await);
+/// let sqs = aws_sdk_sqs::Client::new(&soketi_handler_kit::aws::config_loader().load().await);
 /// let worker = Worker::new(sender, sqs, WorkerConfig::new("https://sqs.eu-west-1.amazonaws.com/123456789012/soketi.fifo"));
 /// // Runs for an hour, then finishes the batches in flight (a CLI would wait for a signal).
 /// let done = worker.run(tokio::time::sleep(std::time::Duration::from_secs(3600))).await?;

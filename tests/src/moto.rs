@@ -93,7 +93,7 @@ impl Moto {
             None,
             "moto",
         );
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        soketi_handler_kit::aws::config_loader()
             .region(aws_config::Region::new(REGION))
             .endpoint_url(self.endpoint_url())
             .credentials_provider(credentials)

@@ -155,7 +155,7 @@ fn the_worker_delivers_every_job_once_and_leaves_the_failing_one_in_the_queue() 
             .build()
             .await
             .unwrap();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = soketi_handler_kit::aws::config_loader()
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(endpoint)
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(

@@ -74,7 +74,7 @@ impl AppSecret {
         let env = Env::new(&lookup);
         #[cfg(any(feature = "secrets-manager", feature = "ssm"))]
         if let SecretLocation::Store(_) = env.secret_location()? {
-            let aws = aws_config::load_from_env().await;
+            let aws = crate::aws::config_loader().load().await;
             return AppSecret::from_env(&env, &aws);
         }
         #[cfg(any(feature = "secrets-manager", feature = "ssm"))]

@@ -92,7 +92,7 @@ impl Webhooks {
         ))]
         {
             let aws = if aws::is_needed(&env) {
-                aws_config::load_from_env().await
+                crate::aws::config_loader().load().await
             } else {
                 aws_config::SdkConfig::builder().build()
             };

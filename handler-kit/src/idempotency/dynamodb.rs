@@ -35,7 +35,7 @@ const DONE: &str = "done";
 /// # async fn example() {
 /// use soketi_handler_kit::idempotency::DynamoDbStore;
 /// use soketi_handler_kit::{Keyring, Verifier, Webhooks};
-/// let aws = aws_config::load_from_env().await;
+/// let aws = soketi_handler_kit::aws::config_loader().load().await;
 /// let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), "soketi-idempotency");
 /// let webhooks = Webhooks::new(Verifier::new(Keyring::single_secret("s3cret"))).idempotent(store);
 /// # let _ = webhooks;

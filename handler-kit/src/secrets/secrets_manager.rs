@@ -21,7 +21,7 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use soketi_handler_kit::Verifier;
 /// use soketi_handler_kit::secrets::{RefreshPolicy, SecretsManagerSecret};
-/// let aws = aws_config::load_from_env().await;
+/// let aws = soketi_handler_kit::aws::config_loader().load().await;
 /// let source = SecretsManagerSecret::new(
 ///     aws_sdk_secretsmanager::Client::new(&aws),
 ///     "arn:aws:secretsmanager:eu-central-1:123456789012:secret:soketi-app-AbCdEf",

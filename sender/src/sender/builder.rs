@@ -283,8 +283,9 @@ fn index_apps(apps: Vec<App>) -> Result<Apps, BuildError> {
 
 /// The region of the AWS default chain (`AWS_REGION`, the profile, instance metadata).
 async fn chain_region() -> Option<String> {
-    let chain = aws_config::default_provider::region::DefaultRegionChain::builder().build();
-    chain.region().await.map(|r| r.to_string())
+    // Through the kit's loader, so that instance metadata is asked with its HTTPS client.
+    let sdk = soketi_handler_kit::aws::config_loader().load().await;
+    sdk.region().map(ToString::to_string)
 }
 
 /// Gives every Lambda webhook without a region one: `chain` (the AWS default chain's, already

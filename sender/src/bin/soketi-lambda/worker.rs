@@ -139,7 +139,7 @@ async fn job_sender(args: &WorkerArgs, base: Sender) -> Result<JobSender, CliErr
     let (name, source): (&str, Box<dyn SecretSource>) =
         match (&args.apps_secret_arn, &args.apps_parameter) {
             (Some(arn), _) => {
-                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let aws = soketi_handler_kit::aws::config_loader().load().await;
                 let client = aws_sdk_secretsmanager::Client::new(&aws);
                 (
                     "--apps-secret-arn",
@@ -147,7 +147,7 @@ async fn job_sender(args: &WorkerArgs, base: Sender) -> Result<JobSender, CliErr
                 )
             }
             (None, Some(parameter)) => {
-                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let aws = soketi_handler_kit::aws::config_loader().load().await;
                 let client = aws_sdk_ssm::Client::new(&aws);
                 (
                     "--apps-parameter",
@@ -222,7 +222,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
             .coalesce_jobs(!args.no_coalesce)
             .build()
             .await?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = soketi_handler_kit::aws::config_loader();
         if let Some(region) = args
             .region
             .clone()

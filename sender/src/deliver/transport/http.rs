@@ -18,6 +18,12 @@ impl HttpTransport {
     /// A client with the policy's timeouts that does not follow redirects (a 3xx answer is a
     /// rejection).
     pub(crate) fn new(policy: &RetryPolicy) -> Result<Self, reqwest::Error> {
+        // reqwest's rustls takes the program's default crypto provider: unless the program
+        // chose one, the one the AWS clients use (ring, or aws-lc with the `aws-lc` features).
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Fails only when another thread installed one first, which serves as well.
+            let _ = soketi_handler_kit::aws::crypto_provider().install_default();
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.attempt_timeout)

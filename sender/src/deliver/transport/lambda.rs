@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
-use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::config::{Credentials, Region};
 use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
@@ -95,7 +95,7 @@ impl LambdaTransport {
     }
 
     async fn load(&self, key: &ClientKey) -> aws_sdk_lambda::Client {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
+        let shared = soketi_handler_kit::aws::config_loader()
             .region(Region::new(key.region.clone()))
             .load()
             .await;
