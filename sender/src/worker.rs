@@ -2,8 +2,8 @@
 //! not want Lambda between the queue and the webhooks.
 //!
 //! [`Worker::run`] runs `concurrency` pollers. Each long-polls the queue for a batch (up to 10
-//! messages), delivers it with [`Sender::deliver_jobs`] (FIFO order per message group, a group
-//! stopping at its first failure), keeps the batch's messages invisible while it works
+//! messages), delivers it with [`Sender::deliver_jobs`](crate::Sender::deliver_jobs) (FIFO
+//! order per message group, a group stopping at its first failure), keeps the batch's messages invisible while it works
 //! (visibility extended every half timeout, so a slow webhook does not let another consumer
 //! take them), then deletes the delivered ones. Failed jobs are left to
 //! reappear when their visibility timeout ends — a backoff — and the queue's redrive policy
@@ -63,7 +63,7 @@ pub struct WorkerConfig {
     /// `maxReceiveCount` receives.
     pub dead_letter_queue_url: Option<String>,
     /// When set, one CloudWatch Embedded Metric Format line per batch on standard output,
-    /// with this as its `Function` dimension (see [`emf_line`](crate::jobs::emf_line)).
+    /// with this as its `Function` dimension (see [`emf_line`]).
     pub metrics_function: Option<String>,
     /// Stop once a receive finds no message (for batch jobs and tests); messages in flight
     /// elsewhere, or waiting out a visibility timeout, are not waited for.
