@@ -29,11 +29,14 @@
 //!
 //! - `cli` (default): the `soketi-lambda` command-line tool (clap, tracing-subscriber); turns
 //!   on `worker` for its `worker` command.
+//! - `secret-stores` (default; turns on `cli`): the worker's `--apps-secret-arn` and
+//!   `--apps-parameter`, soketi's apps read from Secrets Manager or SSM (their SDK clients).
 //! - `worker`: `worker::Worker`, a long-running consumer of soketi's SQS webhook queue (the
 //!   AWS SDK's SQS client); turns on `sqs`.
 //! - `sqs`: `jobs::DeadLetterQueue`, rejected queue jobs moved to the dead-letter queue at
-//!   once (the AWS SDK's SQS client). The library without either (`default-features = false`) is what a
-//!   Lambda function embeds.
+//!   once (the AWS SDK's SQS client). The library without these (`default-features = false`)
+//!   is what a Lambda function embeds.
+//! - `aws-lc` / `aws-lc-fips`: TLS on aws-lc (or its FIPS module) instead of ring.
 //!
 //! # Example
 //!

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use soketi_handler_kit::secrets::{
-    RefreshPolicy, SecretSource, SecretsManagerSecret, SsmParameter,
-};
+use soketi_handler_kit::secrets::{RefreshPolicy, SecretSource};
 use soketi_lambda_sender::Sender;
 use soketi_lambda_sender::jobs::{JobSender, parse_apps_secret};
 use soketi_lambda_sender::worker::{Worker, WorkerConfig, WorkerProgress};
@@ -136,29 +134,54 @@ fn progress_line(progress: &WorkerProgress, started: Instant, last: (Instant, u6
 /// The apps' sender: `base` with the apps of --apps, or kept current from the store
 /// --apps-secret-arn or --apps-parameter names (read now: one that cannot be read fails here).
 async fn job_sender(args: &WorkerArgs, base: Sender) -> Result<JobSender, CliError> {
-    let (name, source): (&str, Box<dyn SecretSource>) =
-        match (&args.apps_secret_arn, &args.apps_parameter) {
-            (Some(arn), _) => {
-                let aws = soketi_handler_kit::aws::config_loader().load().await;
-                let client = aws_sdk_secretsmanager::Client::new(&aws);
-                (
-                    "--apps-secret-arn",
-                    Box::new(SecretsManagerSecret::new(client, arn)),
-                )
-            }
-            (None, Some(parameter)) => {
-                let aws = soketi_handler_kit::aws::config_loader().load().await;
-                let client = aws_sdk_ssm::Client::new(&aws);
-                (
-                    "--apps-parameter",
-                    Box::new(SsmParameter::new(client, parameter)),
-                )
-            }
-            (None, None) => return Ok(JobSender::fixed(base)),
-        };
+    let Some((name, source)) = apps_store(args).await? else {
+        return Ok(JobSender::fixed(base));
+    };
     JobSender::from_secret(&base, source, RefreshPolicy::new(), parse_apps_secret)
         .await
         .map_err(|e| CliError::failed(format!("{name}: {e}")))
+}
+
+/// The store holding soketi's apps: its flag, and the source that reads it; none with --apps.
+type AppsStore = Option<(&'static str, Box<dyn SecretSource>)>;
+
+/// The secret store --apps-secret-arn or --apps-parameter names, if one does.
+#[cfg(feature = "secret-stores")]
+async fn apps_store(args: &WorkerArgs) -> Result<AppsStore, CliError> {
+    use soketi_handler_kit::secrets::{SecretsManagerSecret, SsmParameter};
+    Ok(match (&args.apps_secret_arn, &args.apps_parameter) {
+        (Some(arn), _) => {
+            let aws = soketi_handler_kit::aws::config_loader().load().await;
+            let client = aws_sdk_secretsmanager::Client::new(&aws);
+            Some((
+                "--apps-secret-arn",
+                Box::new(SecretsManagerSecret::new(client, arn)),
+            ))
+        }
+        (None, Some(parameter)) => {
+            let aws = soketi_handler_kit::aws::config_loader().load().await;
+            let client = aws_sdk_ssm::Client::new(&aws);
+            Some((
+                "--apps-parameter",
+                Box::new(SsmParameter::new(client, parameter)),
+            ))
+        }
+        (None, None) => None,
+    })
+}
+
+/// Built without the feature `secret-stores`: a store named on the command line is a usage
+/// error that says how to get one.
+#[cfg(not(feature = "secret-stores"))]
+async fn apps_store(args: &WorkerArgs) -> Result<AppsStore, CliError> {
+    match (&args.apps_secret_arn, &args.apps_parameter) {
+        (None, None) => Ok(None),
+        _ => Err(CliError::usage(
+            "this soketi-lambda was built without the feature `secret-stores`, so it cannot \
+             read --apps-secret-arn or --apps-parameter: give --apps FILE, or install it with \
+             its default features",
+        )),
+    }
 }
 
 /// SIGINT or SIGTERM.
