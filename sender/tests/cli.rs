@@ -1078,17 +1078,8 @@ async fn the_worker_gives_up_on_a_queue_it_cannot_read() {
     let sqs = FakeServer::start(|_, _| Reply::ServerError).await;
     let apps = app_file(None);
     let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
-    let mut cmd = bin();
-    cmd.args([
-        "worker",
-        "--sqs-queue-url",
-        &queue,
-        "--sqs-endpoint-url",
-        &sqs.url,
-    ])
-    .arg("--apps")
-    .arg(&apps)
-    .args(["--concurrency", "1", "--max-receive-failures", "2"]);
+    let mut cmd = worker_on(&sqs.url, &apps);
+    cmd.args(["--concurrency", "1", "--max-receive-failures", "2"]);
     let out = run_async(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 1, "{stderr}");
@@ -1138,17 +1129,8 @@ async fn the_worker_drains_an_empty_queue_and_exits() {
     let sqs = FakeServer::ok().await;
     let apps = app_file(None);
     let queue = format!("{}/123456789012/soketi.fifo", sqs.url);
-    let mut cmd = bin();
-    cmd.args([
-        "worker",
-        "--sqs-queue-url",
-        &queue,
-        "--sqs-endpoint-url",
-        &sqs.url,
-    ])
-    .arg("--apps")
-    .arg(&apps)
-    .args(["--concurrency", "2", "--drain"]);
+    let mut cmd = worker_on(&sqs.url, &apps);
+    cmd.args(["--concurrency", "2", "--drain"]);
     let out = run_async(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 0, "{stderr}");
@@ -1212,4 +1194,15 @@ async fn the_worker_does_not_panic_on_closed_output() {
     .await
     .expect("join");
     assert_eq!(out.code(), Some(1), "not 101, a panic");
+}
+
+/// `soketi-lambda worker` on the loopback queue server at `sqs_url`, with the apps of `apps`.
+/// Its queue URL is `{sqs_url}/123456789012/soketi.fifo`.
+fn worker_on(sqs_url: &str, apps: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.args(["worker", "--sqs-queue-url"])
+        .arg(format!("{sqs_url}/123456789012/soketi.fifo"))
+        .args(["--sqs-endpoint-url", sqs_url, "--apps"])
+        .arg(apps);
+    cmd
 }

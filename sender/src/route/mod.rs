@@ -42,7 +42,7 @@ mod request;
 mod sign;
 
 pub use limits::{HTTP_DEFAULT_LIMIT, LAMBDA_EVENT_LIMIT, LAMBDA_REQUEST_RESPONSE_LIMIT, Limits};
+pub(crate) use plan::plan_indexed;
 pub use plan::{Plan, plan, split_request};
-pub(crate) use plan::{plan_indexed, plan_written};
 pub use request::Request;
 pub(crate) use sign::WrittenEvents;

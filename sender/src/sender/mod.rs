@@ -19,7 +19,7 @@ use soketi_handler_kit::wire::Event;
 
 use crate::config::App;
 use crate::deliver::{DeliveryReport, Report, Transport};
-use crate::route::{Limits, Plan, WrittenEvents, plan_indexed, plan_written};
+use crate::route::{Limits, Plan, WrittenEvents, plan_indexed};
 
 pub use builder::{BuildError, RegionFallback, SenderBuilder};
 
@@ -147,14 +147,7 @@ impl Sender {
         events: &[Event],
         written: &WrittenEvents,
     ) -> Plan {
-        plan_written(
-            &self.inner.apps.list[index],
-            time_ms,
-            self.inner.process_id,
-            events,
-            written,
-            &self.inner.limits,
-        )
+        self.plan_indexed(index, time_ms, events, written).0
     }
 
     /// [`Sender::plan_written`], and for each request the numbers of the events it carries.
