@@ -146,3 +146,52 @@ fn events_beyond_the_maximum_are_counted_not_recorded() {
     assert_eq!(outline.events.len(), 2);
     assert!(outline.shape_error.is_some_and(|e| e.contains("3 events")));
 }
+
+/// Strings are searched sixteen bytes at a time: a quote, an escape, a control character or a
+/// non-ASCII character at every offset of a block, and texts that end at every offset, read as
+/// serde_json reads them.
+#[test]
+fn strings_are_read_alike_at_every_offset_of_a_block() {
+    let stops = [
+        "\"", "\\\"", "\\\\", "\\u00e9", "\u{1}", "\n", "é", "😀", "\\x",
+    ];
+    for len in 0..40 {
+        for at in 0..=len {
+            for stop in stops {
+                let inner: String = (0..len).map(|i| if i == at { stop } else { "a" }).collect();
+                for text in [
+                    format!("\"{inner}\""),
+                    format!("[\"{inner}\",1]"),
+                    format!("\"{inner}"),
+                ] {
+                    let ours = event(&text).is_ok();
+                    let theirs = serde_json::from_str::<IgnoredAny>(&text).is_ok();
+                    assert_eq!(ours, theirs, "{text:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Objects and arrays alternate beyond the levels kept in place (256), and each closes as what
+/// it opened as.
+#[test]
+fn deep_objects_and_arrays_close_as_they_opened() {
+    let depth = 700;
+    let open: String = (0..depth)
+        .map(|i| if i % 3 == 0 { "{\"k\":" } else { "[" })
+        .collect();
+    let close: String = (0..depth)
+        .rev()
+        .map(|i| if i % 3 == 0 { "}" } else { "]" })
+        .collect();
+    assert!(event(&format!("{open}1{close}")).is_ok());
+    // One closer swapped deep inside, then one near the top: both are errors.
+    for swap in [5, depth - 3] {
+        let mut wrong: Vec<char> = close.chars().collect();
+        let i = depth - 1 - swap;
+        wrong[i] = if wrong[i] == '}' { ']' } else { '}' };
+        let wrong: String = wrong.into_iter().collect();
+        assert!(event(&format!("{open}1{wrong}")).is_err(), "swap at {swap}");
+    }
+}
