@@ -120,6 +120,8 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn unexpected(&self, what: &str) -> ScanError {
         match self.peek() {
             None => ScanError::at(format!("{what}, but the text ended"), self.pos),
@@ -171,6 +173,9 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    // Inlined: returned through memory, the key was read back before its halves were written
+    // (a store-forwarding stall that cost more than the rest of reading the key).
+    #[inline(always)]
     pub(super) fn key(&mut self) -> Result<Key<'t>> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("expected a string key"));
@@ -186,8 +191,25 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads a string whose `"` is next; returns whether it holds an escape.
-    #[inline]
+    #[inline(always)]
     pub(super) fn string(&mut self) -> Result<bool> {
+        // Most strings (keys, names, channels) are short: their first sixteen bytes at once,
+        // in the caller.
+        let first = self.pos + 1;
+        if let Some(block) = self.bytes.get(first..).and_then(|rest| rest.first_chunk()) {
+            let stops = string_stops(*block);
+            let at = first + stops.trailing_zeros() as usize;
+            if stops != 0 && self.bytes.get(at) == Some(&b'"') {
+                self.pos = at + 1;
+                return Ok(false);
+            }
+        }
+        self.string_rest()
+    }
+
+    /// [`Scanner::string`] beyond its first look: long strings, escapes, errors.
+    #[inline(never)]
+    fn string_rest(&mut self) -> Result<bool> {
         self.pos += 1;
         let mut escaped = false;
         loop {
@@ -266,9 +288,11 @@ impl<'t> Scanner<'t> {
 
     #[inline]
     fn digits(&mut self) {
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
-        }
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        self.pos += rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<()> {

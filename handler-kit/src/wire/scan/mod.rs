@@ -119,34 +119,49 @@ pub(crate) struct EnvelopeOutline {
     pub(crate) outline: PayloadOutline,
 }
 
-/// Why the bytes are not what was expected; `at` is a byte offset.
+/// Why the bytes are not what was expected. Boxed, so that every `Result` of the reader is one
+/// word (returned in a register, not through memory: the reader returns one per token).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ScanError {
-    pub(crate) what: String,
-    pub(crate) at: Option<usize>,
+pub(crate) struct ScanError(Box<ScanErrorDetail>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ScanErrorDetail {
+    what: String,
+    /// A byte offset, when the error has one place.
+    at: Option<usize>,
 }
 
 impl ScanError {
+    #[cold]
+    #[inline(never)]
     fn at(what: impl Into<String>, at: usize) -> Self {
-        ScanError {
+        ScanError(Box::new(ScanErrorDetail {
             what: what.into(),
             at: Some(at),
-        }
+        }))
     }
 
+    #[cold]
+    #[inline(never)]
     fn whole(what: impl Into<String>) -> Self {
-        ScanError {
+        ScanError(Box::new(ScanErrorDetail {
             what: what.into(),
             at: None,
-        }
+        }))
+    }
+
+    /// What was wrong, without the place.
+    #[cfg(test)]
+    pub(crate) fn what(&self) -> &str {
+        &self.0.what
     }
 }
 
 impl std::fmt::Display for ScanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.at {
-            Some(at) => write!(f, "{} at byte {at}", self.what),
-            None => f.write_str(&self.what),
+        match self.0.at {
+            Some(at) => write!(f, "{} at byte {at}", self.0.what),
+            None => f.write_str(&self.0.what),
         }
     }
 }
@@ -298,6 +313,7 @@ impl Key<'_> {
     }
 
     /// Whether the key is `name`, comparing ASCII letters without case.
+    #[inline]
     pub(crate) fn eq_ignore_ascii_case(&self, name: &str) -> bool {
         match self {
             Key::Plain(bytes) => bytes.eq_ignore_ascii_case(name.as_bytes()),
@@ -424,6 +440,10 @@ impl Scanner<'_> {
             return Ok(0);
         }
         let mut count = 0usize;
+        // Room for the events a text of this length usually holds (soketi's smallest are
+        // about 60 bytes), so that the list rarely grows by copying.
+        let rest = self.bytes.len().saturating_sub(self.pos);
+        events.reserve((rest / 64).clamp(1, max_events.clamp(1, 4096)));
         loop {
             self.ws();
             let start = self.pos;

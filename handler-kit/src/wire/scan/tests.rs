@@ -113,10 +113,16 @@ fn duplicate_envelope_and_payload_keys_are_caught() {
 fn escaped_duplicate_keys_are_duplicates() {
     let payload_twice = r#"{"payload":{"time_ms":1,"events":[]},"headers":{},"p\u0061yload":{}}"#;
     let error = envelope(payload_twice, 10).expect_err("payload twice");
-    assert!(error.what.contains("duplicate field `payload`"), "{error}");
+    assert!(
+        error.what().contains("duplicate field `payload`"),
+        "{error}"
+    );
     let headers_twice = r#"{"payload":{"time_ms":1,"events":[]},"headers":{},"h\u0065aders":{}}"#;
     let error = envelope(headers_twice, 10).expect_err("headers twice");
-    assert!(error.what.contains("duplicate field `headers`"), "{error}");
+    assert!(
+        error.what().contains("duplicate field `headers`"),
+        "{error}"
+    );
     for (text, field) in [
         (r#"{"time_ms":1,"events":[],"time\u005fms":2}"#, "time_ms"),
         (r#"{"time_ms":1,"events":[],"\u0065vents":[]}"#, "events"),
