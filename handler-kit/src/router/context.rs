@@ -99,7 +99,7 @@ pub struct Context {
 
 #[derive(Debug)]
 pub(super) struct SharedContext {
-    pub(super) app_key: Option<String>,
+    pub(super) app_key: Option<Arc<str>>,
     pub(super) time_ms: u64,
     pub(super) event_count: usize,
     pub(super) invocation: Invocation,

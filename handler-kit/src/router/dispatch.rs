@@ -49,7 +49,7 @@ impl Webhooks {
     ) -> Result<Summary, HandlerFailures> {
         let invocation = invocation.into();
         let payload = verified.payload();
-        let app_key = verified.app_key().map(str::to_owned);
+        let app_key = verified.shared_app_key().cloned();
         let shared = Arc::new(SharedContext {
             app_key: app_key.clone(),
             time_ms: payload.time_ms(),
