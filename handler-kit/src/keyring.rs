@@ -1,7 +1,7 @@
 //! Which secrets sign for which app key: the [`Keyring`].
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::wire::Secret;
 
@@ -22,8 +22,17 @@ use crate::wire::Secret;
 pub struct Keyring {
     /// Secrets accepted whatever `X-Pusher-Key` says (single-secret mode).
     any_key: Vec<Secret>,
-    /// Secrets per app key; when non-empty, `X-Pusher-Key` must name one of them.
-    apps: HashMap<String, Vec<Secret>>,
+    /// Secrets per app key, sorted by key; when non-empty, `X-Pusher-Key` must name one of
+    /// them. A keyring holds a handful of apps: a binary search finds one without hashing
+    /// the key, and the key is shared (not copied) with what a verified payload reports.
+    apps: Vec<App>,
+}
+
+/// One app of a [`Keyring`]: its key and the secrets that sign for it.
+#[derive(Clone)]
+struct App {
+    key: Arc<str>,
+    secrets: Vec<Secret>,
 }
 
 impl Keyring {
@@ -55,11 +64,35 @@ impl Keyring {
     /// (rotation: any current secret verifies). Once any app is configured, `X-Pusher-Key` must
     /// name a configured app.
     pub fn app(mut self, key: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
-        self.apps
-            .entry(key.into())
-            .or_default()
-            .push(Secret::new(secret));
+        self.secrets_mut(key.into()).push(Secret::new(secret));
         self
+    }
+
+    /// The secrets of app `key`, the app added (with none yet) if it is new.
+    fn secrets_mut(&mut self, key: String) -> &mut Vec<Secret> {
+        let at = match self.position(&key) {
+            Ok(at) => at,
+            Err(at) => {
+                let app = App {
+                    key: key.into(),
+                    secrets: Vec::new(),
+                };
+                self.apps.insert(at, app);
+                at
+            }
+        };
+        &mut self.apps[at].secrets
+    }
+
+    /// Where app `key` is in `apps` (`Err`: where it would go).
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.apps.binary_search_by(|app| (*app.key).cmp(key))
+    }
+
+    /// App `key`: its key as the keyring holds it, and its secrets.
+    pub(crate) fn find_app(&self, key: &str) -> Option<(&Arc<str>, &[Secret])> {
+        let app = self.apps.get(self.position(key).ok()?)?;
+        Some((&app.key, &app.secrets))
     }
 
     /// Accepts each of `secrets` (already prepared, e.g. an app's current and previous ones)
@@ -79,7 +112,7 @@ impl Keyring {
     ) -> Self {
         let mut secrets = secrets.into_iter().peekable();
         if secrets.peek().is_some() {
-            self.apps.entry(key.into()).or_default().extend(secrets);
+            self.secrets_mut(key.into()).extend(secrets);
         }
         self
     }
@@ -87,7 +120,7 @@ impl Keyring {
     /// The secrets accepted for app `key`; `None` when no such app is configured (always in
     /// single-secret mode).
     pub fn secrets(&self, key: &str) -> Option<&[Secret]> {
-        self.apps.get(key).map(Vec::as_slice)
+        self.find_app(key).map(|(_, secrets)| secrets)
     }
 
     /// The secrets that verify a payload of app `key`: the app's, or in single-secret mode
@@ -109,9 +142,9 @@ impl Keyring {
         }
     }
 
-    /// The configured app keys (none in single-secret mode).
+    /// The configured app keys, in sorted order (none in single-secret mode).
     pub fn app_keys(&self) -> impl Iterator<Item = &str> {
-        self.apps.keys().map(String::as_str)
+        self.apps.iter().map(|app| &*app.key)
     }
 
     /// This keyring and the secrets of `previous` (the version a rotation replaced): both
@@ -126,8 +159,8 @@ impl Keyring {
             return self;
         }
         self.any_key.extend(previous.any_key);
-        for (key, secrets) in previous.apps {
-            self.apps.entry(key).or_default().extend(secrets);
+        for app in previous.apps {
+            self.secrets_mut(app.key.to_string()).extend(app.secrets);
         }
         self
     }
@@ -164,7 +197,7 @@ impl From<SingleSecret> for Keyring {
     fn from(single: SingleSecret) -> Self {
         Keyring {
             any_key: single.secrets,
-            apps: HashMap::new(),
+            apps: Vec::new(),
         }
     }
 }
@@ -179,15 +212,44 @@ impl fmt::Debug for SingleSecret {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut apps: Vec<(&str, usize)> = self
+        let apps: Vec<(&str, usize)> = self
             .apps
             .iter()
-            .map(|(k, s)| (k.as_str(), s.len()))
+            .map(|app| (&*app.key, app.secrets.len()))
             .collect();
-        apps.sort();
         f.debug_struct("Keyring")
             .field("single_secrets", &self.any_key.len())
             .field("apps (key, secrets)", &apps)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_app_is_found_whatever_the_order_it_was_added_in() {
+        let keys = ["m", "b", "z", "a", "mm", "", "b"];
+        let keyring = keys.iter().fold(Keyring::new(), |keyring, key| {
+            keyring.app(*key, format!("s-{key}"))
+        });
+        assert_eq!(
+            keyring.app_keys().collect::<Vec<_>>(),
+            ["", "a", "b", "m", "mm", "z"]
+        );
+        for key in keys {
+            let payload = key.as_bytes();
+            let expected = Secret::new(format!("s-{key}")).sign(payload);
+            let secrets = keyring.secrets(key).expect("a configured app");
+            assert!(
+                secrets.iter().any(|s| s.verifies(payload, &expected)),
+                "{key}"
+            );
+        }
+        assert_eq!(keyring.secrets("b").map(<[Secret]>::len), Some(2));
+        for unknown in ["c", "B", "mmm", " a"] {
+            assert!(keyring.find_app(unknown).is_none(), "{unknown}");
+        }
     }
 }

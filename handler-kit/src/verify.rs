@@ -6,6 +6,7 @@
 //! events. Turn it on with [`Verifier::max_age`] only if your function is always invoked
 //! synchronously or your retries are short.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,7 +168,7 @@ impl Verifier {
         body: &'a [u8],
         headers: &Headers<'_>,
     ) -> Result<Verified<'a>, Rejection> {
-        let checked = self.check_signature(body, headers)?;
+        let checked = self.check_signature(body, headers)?.into_owned();
         let (text, outline) = self.scan_payload(body)?;
         self.accept(checked, text, Span::whole(text), outline)
     }
@@ -181,7 +182,11 @@ impl Verifier {
         key: Option<&str>,
         signature: Option<&str>,
     ) -> Result<Verified<'a>, Rejection> {
-        let checked = self.check_parts(payload, key, signature)?;
+        let checked = self.check_parts(
+            payload,
+            key.map(|key| Cow::Owned(key.to_owned())),
+            signature,
+        )?;
         let (text, outline) = self.scan_payload(payload)?;
         self.accept(checked, text, Span::whole(text), outline)
     }
@@ -193,18 +198,22 @@ impl Verifier {
     }
 
     /// Reads the two headers and checks the HMAC.
-    fn check_signature(&self, payload: &[u8], headers: &Headers<'_>) -> Result<Checked, Rejection> {
-        let signature = headers.get(X_PUSHER_SIGNATURE)?;
-        let key = headers.get(X_PUSHER_KEY)?;
-        self.check_parts(payload, key.as_deref(), signature.as_deref())
-    }
-
-    fn check_parts(
+    fn check_signature<'h>(
         &self,
         payload: &[u8],
-        key: Option<&str>,
+        headers: &Headers<'h>,
+    ) -> Result<Checked<'h>, Rejection> {
+        let signature = headers.get(X_PUSHER_SIGNATURE)?;
+        let key = headers.get(X_PUSHER_KEY)?;
+        self.check_parts(payload, key, signature.as_deref())
+    }
+
+    fn check_parts<'h>(
+        &self,
+        payload: &[u8],
+        key: Option<Cow<'h, str>>,
         signature: Option<&str>,
-    ) -> Result<Checked, Rejection> {
+    ) -> Result<Checked<'h>, Rejection> {
         let signature = signature.ok_or(Rejection::MissingSignature)?;
         let signature = Signature::from_hex(signature)?;
         #[cfg(feature = "secret-source")]
@@ -213,15 +222,16 @@ impl Verifier {
         let keyring: &Keyring = cached.as_deref().map_or(&self.keyring, |k| &**k);
         #[cfg(not(feature = "secret-source"))]
         let keyring: &Keyring = &self.keyring;
-        let secrets = if keyring.is_single_secret() {
-            keyring.any_key_secrets()
+        let (app_key, secrets) = if keyring.is_single_secret() {
+            (None, keyring.any_key_secrets())
         } else {
-            let key = key.ok_or(Rejection::MissingAppKey)?;
-            keyring
-                .secrets(key)
+            let key = key.as_deref().ok_or(Rejection::MissingAppKey)?;
+            let (key, secrets) = keyring
+                .find_app(key)
                 .ok_or_else(|| Rejection::UnknownAppKey {
                     key: key.to_owned(),
-                })?
+                })?;
+            (Some(Arc::clone(key)), secrets)
         };
         // Every secret is tried, so the time taken does not say which one matched.
         let valid = secrets.iter().fold(false, |ok, secret| {
@@ -229,13 +239,13 @@ impl Verifier {
         });
         if valid {
             Ok(Checked {
-                claimed_key: key.map(str::to_owned),
-                single_secret: keyring.is_single_secret(),
+                app_key,
+                claimed_key: key,
                 signature,
             })
         } else {
             Err(Rejection::InvalidSignature {
-                key: key.map(str::to_owned),
+                key: key.map(Cow::into_owned),
             })
         }
     }
@@ -245,7 +255,7 @@ impl Verifier {
     /// signature was checked with that app's secrets).
     fn accept<'a>(
         &self,
-        checked: Checked,
+        checked: Checked<'a>,
         text: &'a str,
         span: Span,
         outline: PayloadOutline,
@@ -268,15 +278,10 @@ impl Verifier {
             }
         }
         let Checked {
+            app_key,
             claimed_key,
-            single_secret,
             signature,
         } = checked;
-        let app_key = if single_secret {
-            None
-        } else {
-            claimed_key.clone()
-        };
         Ok(Verified {
             app_key,
             claimed_key,
@@ -286,12 +291,23 @@ impl Verifier {
     }
 }
 
-/// What a signature check found: the claimed key, whether the keyring it was checked with is
-/// in single-secret mode (then the key proves nothing), and the signature.
-struct Checked {
-    claimed_key: Option<String>,
-    single_secret: bool,
+/// What a signature check found: the app (its key as the keyring holds it; `None` in
+/// single-secret mode, where the key proves nothing), the key as it came, and the signature.
+struct Checked<'h> {
+    app_key: Option<Arc<str>>,
+    claimed_key: Option<Cow<'h, str>>,
     signature: Signature,
+}
+
+impl Checked<'_> {
+    /// The same, owning the claimed key (for headers that do not outlive the payload).
+    fn into_owned(self) -> Checked<'static> {
+        Checked {
+            app_key: self.app_key,
+            claimed_key: self.claimed_key.map(|key| Cow::Owned(key.into_owned())),
+            signature: self.signature,
+        }
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -315,8 +331,9 @@ impl fmt::Debug for Verifier {
 /// A payload whose signature checked out.
 #[derive(Debug, Clone)]
 pub struct Verified<'a> {
-    app_key: Option<String>,
-    claimed_key: Option<String>,
+    /// The keyring's copy of the app key (shared, not copied, with the callbacks' context).
+    app_key: Option<Arc<str>>,
+    claimed_key: Option<Cow<'a, str>>,
     signature: Signature,
     payload: ReceivedPayload<'a>,
 }
@@ -326,6 +343,11 @@ impl<'a> Verified<'a> {
     /// single-secret mode, where any key is accepted and so the header proves nothing.
     pub fn app_key(&self) -> Option<&str> {
         self.app_key.as_deref()
+    }
+
+    /// [`Verified::app_key`] as the keyring holds it.
+    pub(crate) fn shared_app_key(&self) -> Option<&Arc<str>> {
+        self.app_key.as_ref()
     }
 
     /// The `X-Pusher-Key` header as it came, verified or not: in single-secret mode it is not

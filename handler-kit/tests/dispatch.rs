@@ -12,7 +12,8 @@ use common::summary;
 use soketi_handler_kit::testing::SignedEnvelope;
 use soketi_handler_kit::wire::{ClientData, ClientEvent, Event};
 use soketi_handler_kit::{
-    Context, Error, ErrorKind, FailureCause, Invocation, Keyring, Verifier, Webhooks,
+    CallbackResult, Context, Error, ErrorKind, FailureCause, Invocation, Keyring, Verifier,
+    Webhooks,
 };
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -482,4 +483,50 @@ async fn a_panicking_callback_fails_its_event_and_the_others_still_run() {
         matches!(failures.failures()[0].cause(), FailureCause::Panicked(message) if message.contains("exploded on boom")),
         "{failures}"
     );
+}
+
+#[tokio::test]
+async fn a_callback_panicking_before_its_future_fails_its_event_alone() {
+    fn explode(
+        _: soketi_handler_kit::wire::ChannelOccupied,
+        _: Context,
+    ) -> std::future::Ready<CallbackResult> {
+        panic!("exploded before any future")
+    }
+    let body = SignedEnvelope::new("k", "s")
+        .event(Event::channel_occupied("boom"))
+        .event(Event::channel_vacated("after"))
+        .to_bytes();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&ran);
+    let alone = Webhooks::new(Verifier::new(Keyring::new().app("k", "s")))
+        .on_channel_occupied(explode)
+        .on_channel_vacated(move |ev, _cx: Context| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock().expect("log").push(ev.channel);
+                Ok(())
+            }
+        });
+    // One callback for the event, then the same after an `on_any` one (the other way in).
+    let after_any = alone.clone().on_any(|_ev, _cx: Context| async { Ok(()) });
+    for (webhooks, runs) in [(alone, 1), (after_any, 2)] {
+        let error = summary(&webhooks, &body, "req")
+            .await
+            .expect_err("one event failed");
+        let Error::HandlerFailed(failures) = error else {
+            panic!("not HandlerFailed: {error}")
+        };
+        assert_eq!(failures.failures().len(), 1, "{failures}");
+        assert_eq!(failures.failures()[0].index(), 0);
+        assert!(
+            matches!(failures.failures()[0].cause(), FailureCause::Panicked(message) if message.contains("before any future")),
+            "{failures}"
+        );
+        assert_eq!(
+            ran.lock().expect("log").len(),
+            runs,
+            "the next event still ran"
+        );
+    }
 }

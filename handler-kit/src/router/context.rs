@@ -1,6 +1,7 @@
 //! What a callback learns besides its event: the [`Context`], and the [`Invocation`] it
 //! comes from.
 
+use std::fmt;
 use std::sync::Arc;
 
 /// The invocation being served: its request id and, under Lambda, the whole Lambda context
@@ -18,40 +19,64 @@ use std::sync::Arc;
 /// # #[cfg(feature = "runtime")]
 /// assert_eq!(outside_lambda.deadline(), None);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct Invocation {
-    request_id: String,
+#[derive(Clone)]
+pub struct Invocation(Source);
+
+/// Where an [`Invocation`] came from. A Lambda context is large (it has the client context and
+/// identity of mobile SDK callers): boxed, it keeps the invocation (and everything that moves
+/// one, the dispatcher's futures) small, and its request id is not copied.
+#[derive(Clone)]
+enum Source {
+    Id(String),
     #[cfg(feature = "runtime")]
-    lambda: Option<lambda_runtime::Context>,
+    Lambda(Box<lambda_runtime::Context>),
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Invocation(Source::Id(String::new()))
+    }
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Invocation");
+        s.field("request_id", &self.request_id());
+        #[cfg(feature = "runtime")]
+        s.field("lambda", &self.lambda());
+        s.finish()
+    }
 }
 
 impl Invocation {
     /// An invocation outside Lambda, known by `request_id` only (no deadline).
     pub fn new(request_id: impl Into<String>) -> Self {
-        Invocation {
-            request_id: request_id.into(),
-            #[cfg(feature = "runtime")]
-            lambda: None,
-        }
+        Invocation(Source::Id(request_id.into()))
     }
 
     /// The request id (Lambda's, or the one given).
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        match &self.0 {
+            Source::Id(request_id) => request_id,
+            #[cfg(feature = "runtime")]
+            Source::Lambda(context) => &context.request_id,
+        }
     }
 
     /// The Lambda context, when the invocation came through Lambda.
     #[cfg(feature = "runtime")]
     pub fn lambda(&self) -> Option<&lambda_runtime::Context> {
-        self.lambda.as_ref()
+        match &self.0 {
+            Source::Id(_) => None,
+            Source::Lambda(context) => Some(context),
+        }
     }
 
     /// When Lambda stops the invocation (`None` outside Lambda, or when the Lambda context
     /// carries no deadline).
     #[cfg(feature = "runtime")]
     pub fn deadline(&self) -> Option<std::time::SystemTime> {
-        self.lambda
-            .as_ref()
+        self.lambda()
             .filter(|context| context.deadline != 0)
             .map(lambda_runtime::Context::deadline)
     }
@@ -59,8 +84,7 @@ impl Invocation {
     /// The function's name, from the Lambda context (`None` outside Lambda).
     #[cfg(all(feature = "runtime", feature = "idempotency"))]
     pub(crate) fn function_name(&self) -> Option<&str> {
-        self.lambda
-            .as_ref()
+        self.lambda()
             .map(|context| context.env_config.function_name.as_str())
             .filter(|name| !name.is_empty())
     }
@@ -81,10 +105,7 @@ impl From<String> for Invocation {
 #[cfg(feature = "runtime")]
 impl From<lambda_runtime::Context> for Invocation {
     fn from(context: lambda_runtime::Context) -> Self {
-        Invocation {
-            request_id: context.request_id.clone(),
-            lambda: Some(context),
-        }
+        Invocation(Source::Lambda(Box::new(context)))
     }
 }
 
@@ -99,7 +120,7 @@ pub struct Context {
 
 #[derive(Debug)]
 pub(super) struct SharedContext {
-    pub(super) app_key: Option<String>,
+    pub(super) app_key: Option<Arc<str>>,
     pub(super) time_ms: u64,
     pub(super) event_count: usize,
     pub(super) invocation: Invocation,

@@ -11,7 +11,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::context::{Invocation, SharedContext};
 use super::outcome::{EventFailure, FailureCause, HandlerFailures, Summary};
-use super::{BoxFuture, CallbackResult, Context, Webhooks, slot};
+use super::{BoxFuture, Callback, CallbackResult, Context, Webhooks, slot};
 use crate::untrusted::Untrusted;
 use crate::verify::Verified;
 use crate::wire::{Event, Located, Name};
@@ -49,7 +49,7 @@ impl Webhooks {
     ) -> Result<Summary, HandlerFailures> {
         let invocation = invocation.into();
         let payload = verified.payload();
-        let app_key = verified.app_key().map(str::to_owned);
+        let app_key = verified.shared_app_key().cloned();
         let shared = Arc::new(SharedContext {
             app_key: app_key.clone(),
             time_ms: payload.time_ms(),
@@ -168,6 +168,16 @@ impl Webhooks {
         if let Some(store) = &callbacks.idempotency.store {
             return self.run_once(store.as_ref(), event, slot, cx, once).await;
         }
+        if let ([], [callback]) | ([callback], []) = (&callbacks.any[..], &typed[..]) {
+            // The usual case, one callback: it takes the event itself, before anything waits
+            // (so the event is not kept in this future's state, nor moved through another's).
+            let mut causes = Vec::new();
+            settle(start(callback, event, cx).await, &mut causes);
+            return match causes.is_empty() {
+                true => Outcome::Handled,
+                false => Outcome::Failed(causes),
+            };
+        }
         self.run_callbacks(event, slot, cx).await
     }
 
@@ -267,15 +277,7 @@ impl Webhooks {
                 event.clone()
             };
             let Some(this) = this else { break };
-            let result = match catch_unwind(AssertUnwindSafe(|| callback(this, cx.clone()))) {
-                Ok(future) => CatchPanic(future).await,
-                Err(panic) => Err(panic),
-            };
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => causes.push(FailureCause::Callback(error)),
-                Err(panic) => causes.push(FailureCause::Panicked(panic_message(&*panic))),
-            }
+            settle(start(callback, this, cx).await, &mut causes);
         }
         if causes.is_empty() {
             Outcome::Handled
@@ -298,15 +300,38 @@ impl Webhooks {
     }
 }
 
+/// Calls `callback`: its future, or its panic when the call itself panicked.
+fn start(callback: &Callback, event: Event, cx: &Context) -> CatchPanic {
+    CatchPanic(catch_unwind(AssertUnwindSafe(|| callback(event, cx.clone()))).map_err(Some))
+}
+
+/// Notes a callback's error or panic in `causes`.
+fn settle(result: Result<CallbackResult, Box<dyn Any + Send>>, causes: &mut Vec<FailureCause>) {
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => causes.push(FailureCause::Callback(error)),
+        Err(panic) => causes.push(FailureCause::Panicked(panic_message(&*panic))),
+    }
+}
+
 /// Polls a callback's future, turning a panic into an error: one callback's panic fails its
-/// event, never the whole batch.
-struct CatchPanic(BoxFuture);
+/// event, never the whole batch. When the call that was to make the future panicked, that
+/// panic is the output, at the first poll.
+struct CatchPanic(Result<BoxFuture, Option<Box<dyn Any + Send>>>);
 
 impl Future for CatchPanic {
     type Output = Result<CallbackResult, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let future = &mut self.0;
+        let future = match &mut self.0 {
+            Ok(future) => future,
+            Err(panic) => {
+                let panic = panic
+                    .take()
+                    .unwrap_or_else(|| Box::new("a callback's run was polled after it ended"));
+                return Poll::Ready(Err(panic));
+            }
+        };
         match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -14,13 +15,22 @@ use crate::wire::EventDecodeError;
 /// `"skipped":k` when idempotency skipped events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    pub(super) app_key: Option<String>,
+    /// The keyring's copy of the key, shared rather than copied.
+    #[serde(serialize_with = "serialize_app_key")]
+    pub(super) app_key: Option<Arc<str>>,
     pub(super) time_ms: u64,
     pub(super) events: Vec<Cow<'static, str>>,
     pub(super) handled: usize,
     pub(super) ignored: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub(super) skipped: usize,
+}
+
+fn serialize_app_key<S: serde::Serializer>(
+    key: &Option<Arc<str>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    key.as_deref().serialize(serializer)
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -69,13 +69,24 @@ impl fmt::Debug for Secret {
 }
 
 /// The value of a lowercase hex digit, or 0xff for any other byte (upper case included).
-fn hex_digit(b: u8) -> u8 {
+const fn hex_digit(b: u8) -> u8 {
     match b {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
         _ => 0xff,
     }
 }
+
+/// [`hex_digit`] of every byte, so that decoding a digit is one load.
+const HEX_DIGITS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = hex_digit(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// A decoded `X-Pusher-Signature`: the 32 bytes of an HMAC-SHA256.
 ///
@@ -87,7 +98,7 @@ pub struct Signature([u8; SIGNATURE_LEN]);
 
 impl PartialEq for Signature {
     fn eq(&self, other: &Self) -> bool {
-        bool::from(self.0.ct_eq(&other.0))
+        bool::from(self.words()[..].ct_eq(&other.words()[..]))
     }
 }
 
@@ -112,13 +123,13 @@ impl Signature {
         }
         // One pass: each digit decoded, anything else noted; errors are told apart after.
         let mut out = [0u8; SIGNATURE_LEN];
-        let mut bad = false;
-        for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            let (hi, lo) = (hex_digit(pair[0]), hex_digit(pair[1]));
-            bad |= (hi | lo) > 0xf;
+        let mut seen = 0u8;
+        for (byte, [hi, lo]) in out.iter_mut().zip(bytes.as_chunks::<2>().0) {
+            let (hi, lo) = (HEX_DIGITS[usize::from(*hi)], HEX_DIGITS[usize::from(*lo)]);
+            seen |= hi | lo;
             *byte = (hi << 4) | (lo & 0xf);
         }
-        if bad {
+        if seen > 0xf {
             if let Some(position) = bytes.iter().position(|b| !b.is_ascii_hexdigit()) {
                 return Err(SignatureFormatError::NotHex { position });
             }
@@ -130,6 +141,16 @@ impl Signature {
     /// The raw digest bytes.
     pub fn as_bytes(&self) -> &[u8; SIGNATURE_LEN] {
         &self.0
+    }
+
+    /// The digest as four words, which `==` compares in constant time (a quarter of the
+    /// steps of comparing 32 bytes one by one, each behind an optimization barrier).
+    fn words(&self) -> [u64; SIGNATURE_LEN / 8] {
+        let mut words = [0u64; SIGNATURE_LEN / 8];
+        for (word, bytes) in words.iter_mut().zip(self.0.as_chunks::<8>().0) {
+            *word = u64::from_ne_bytes(*bytes);
+        }
+        words
     }
 }
 
@@ -182,6 +203,37 @@ mod tests {
             assert!(!secret.verifies(&tampered, &sig), "byte {i}");
         }
         assert!(!Secret::new("other").verifies(&payload, &sig));
+    }
+
+    #[test]
+    fn signatures_differing_in_any_bit_are_unequal() {
+        let signature = Secret::new("s").sign(b"payload");
+        assert_eq!(signature, Signature(*signature.as_bytes()));
+        for i in 0..SIGNATURE_LEN * 8 {
+            let mut bytes = *signature.as_bytes();
+            bytes[i / 8] ^= 1 << (i % 8);
+            assert_ne!(signature, Signature(bytes), "bit {i}");
+        }
+    }
+
+    #[test]
+    fn every_digit_decodes_to_its_value() {
+        let hex = "0123456789abcdef".repeat(4);
+        let signature = Signature::from_hex(&hex).expect("lowercase hex");
+        assert_eq!(signature.to_string(), hex);
+        assert_eq!(
+            signature.as_bytes()[..8],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+        );
+        for b in 0..=255u8 {
+            let mut text = "0".repeat(SIGNATURE_HEX_LEN).into_bytes();
+            text[63] = b;
+            let Ok(text) = String::from_utf8(text) else {
+                continue;
+            };
+            let expected = matches!(b, b'0'..=b'9' | b'a'..=b'f');
+            assert_eq!(Signature::from_hex(&text).is_ok(), expected, "byte {b}");
+        }
     }
 
     #[test]

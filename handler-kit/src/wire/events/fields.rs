@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use super::super::js_json;
 use super::super::names::Field;
 use super::super::scan::{self, EventSpans};
-use super::{ClientData, UserId};
+use super::{ClientData, EventKind, UserId};
 
 /// What a field's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,21 @@ impl<'t> Fields<'t> {
             }
         }
         Ok(())
+    }
+
+    /// The kind the event's `name` names, or, for a name this version does not know, the
+    /// name. A known name is recognised in its literal as it came (a literal without escapes
+    /// is its own text, and no known name needs one), so the usual event's name is neither
+    /// searched for escapes nor copied; an escaped one is decoded first.
+    pub(crate) fn kind(&self) -> Result<Result<EventKind, Cow<'t, str>>, String> {
+        let literal = self
+            .raw(Field::Name)
+            .and_then(|raw| raw.strip_prefix('"')?.strip_suffix('"'));
+        if let Some(kind) = literal.and_then(EventKind::from_name) {
+            return Ok(Ok(kind));
+        }
+        let name = self.name()?;
+        Ok(EventKind::from_name(&name).ok_or(name))
     }
 
     /// The event's `name`.

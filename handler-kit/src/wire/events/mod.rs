@@ -362,21 +362,21 @@ impl<'t> Located<'t> {
                 "an event must be a JSON object",
             ));
         }
-        let name = Fields::new(self.text, spans)
-            .name()
+        let kind = Fields::new(self.text, spans)
+            .kind()
             .map_err(|reason| EventDecodeError::new(None, reason))?;
         if spans.duplicate == Some(Field::Name) {
             return Err(EventDecodeError::new(None, "duplicate field `name`"));
         }
-        match EventKind::from_name(&name) {
-            Some(kind) => match spans.duplicate {
+        match kind {
+            Ok(kind) => match spans.duplicate {
                 Some(field) => Err(EventDecodeError::new(
                     Some(kind.as_str().to_owned()),
                     format!("duplicate field `{}`", field.as_str()),
                 )),
                 None => Ok(Name::Known(kind)),
             },
-            None => Ok(Name::Unknown(name)),
+            Err(name) => Ok(Name::Unknown(name)),
         }
     }
 

@@ -176,3 +176,35 @@ fn check_accepts_exactly_what_decode_accepts() {
     }
     assert!(compared > 30_000, "{compared}");
 }
+
+#[test]
+fn a_name_is_the_same_name_escaped_or_not() {
+    let cases = [
+        (
+            r#"{"name":"channel_occupied","channel":"c"}"#,
+            Some(EventKind::ChannelOccupied),
+        ),
+        (
+            r#"{"name":"channel\u005foccupied","channel":"c"}"#,
+            Some(EventKind::ChannelOccupied),
+        ),
+        (
+            r#"{"name":"\u0063ache_miss","channel":"c"}"#,
+            Some(EventKind::CacheMiss),
+        ),
+        (r#"{"name":"channel_occupied ","channel":"c"}"#, None),
+        (r#"{"name":"Channel_occupied","channel":"c"}"#, None),
+        (r#"{"name":"channel\"occupied","channel":"c"}"#, None),
+    ];
+    for (text, kind) in cases {
+        let event = Event::from_json(text).expect(text);
+        assert_eq!(event.kind(), kind, "{text}");
+        if kind.is_some() {
+            assert_eq!(event.channel(), Some("c"), "{text}");
+        }
+    }
+    let unknown = Event::from_json(r#"{"name":"channel\"occupied"}"#).expect("an unknown event");
+    assert_eq!(unknown.name(), "channel\"occupied");
+    let not_a_string = Event::from_json(r#"{"name":7,"channel":"c"}"#);
+    assert!(not_a_string.is_err());
+}
