@@ -192,13 +192,14 @@ impl<'a> Headers<'a> {
                         if n.eq_ignore_ascii_case(name) {
                             slot.count = slot.count.saturating_add(1).min(2);
                             slot.value = value;
+                            slot.escaped = value.of(text).contains('\\');
                         }
                     });
                     slot
                 };
                 match slot.count {
                     0 => Ok(None),
-                    1 => scan::string_value(slot.value.of(text))
+                    1 => scan::string_value_scanned(slot.value.of(text), slot.escaped)
                         .map(Some)
                         .ok_or_else(|| HeaderError::NotAString(name.to_owned())),
                     _ => Err(HeaderError::Duplicate(name.to_owned())),

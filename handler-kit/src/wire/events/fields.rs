@@ -87,6 +87,13 @@ impl<'t> Fields<'t> {
         span.is_some().then(|| span.of(self.text))
     }
 
+    /// The text of a string field as the reader found it (an escape-free literal borrowed
+    /// without a search); `None` if the value is not a string.
+    fn text_of(&self, field: Field, raw: &'t str) -> Option<Cow<'t, str>> {
+        let escaped = self.spans.escaped & (1u8 << field as u8) != 0;
+        scan::string_value_scanned(raw, escaped)
+    }
+
     fn missing(field: Field) -> String {
         format!("missing field `{}`", field.as_str())
     }
@@ -147,7 +154,8 @@ impl<'t> Fields<'t> {
     fn opt_str(&self, field: Field) -> Result<Option<Cow<'t, str>>, String> {
         match self.raw(field) {
             None => Ok(None),
-            Some(raw) => scan::string_value(raw)
+            Some(raw) => self
+                .text_of(field, raw)
                 .map(Some)
                 .ok_or_else(|| Fields::mistyped(field, Shape::Str.expected(), raw)),
         }
@@ -175,7 +183,7 @@ impl<'t> Fields<'t> {
         let Some(raw) = self.raw(field) else {
             return Ok(None);
         };
-        if let Some(text) = scan::string_value(raw) {
+        if let Some(text) = self.text_of(field, raw) {
             return Ok(Some(UserId::String(text.into_owned())));
         }
         json_number(raw)

@@ -208,3 +208,33 @@ fn a_name_is_the_same_name_escaped_or_not() {
     let not_a_string = Event::from_json(r#"{"name":7,"channel":"c"}"#);
     assert!(not_a_string.is_err());
 }
+
+/// The reader notes which string values hold an escape, and only those are decoded: each
+/// string field, escaped or not, reads as its text (the note follows the value when a field
+/// is given twice, which is an error either way).
+#[test]
+fn escaped_and_plain_string_fields_read_as_their_text() {
+    let event = Event::from_json(
+        r#"{"name":"client_event","channel":"pri\u0076ate-c","event":"client-\"x\"","data":"d","socket_id":"1.2","user_id":"u\\1"}"#,
+    )
+    .expect("a client event");
+    let Event::ClientEvent(ev) = event else {
+        panic!("not a client event: {event:?}")
+    };
+    assert_eq!(ev.channel, "private-c");
+    assert_eq!(ev.event, "client-\"x\"");
+    assert_eq!(ev.socket_id.as_deref(), Some("1.2"));
+    assert_eq!(ev.user_id, Some(UserId::from("u\\1")));
+    let plain = Event::from_json(r#"{"name":"member_added","channel":"c\\","user_id":"a"}"#);
+    assert_eq!(
+        plain.expect("member_added").channel(),
+        Some("c\\"),
+        "an escaped backslash is one backslash"
+    );
+    for twice in [
+        r#"{"name":"channel_occupied","channel":"a\u0062","channel":"c"}"#,
+        r#"{"name":"channel_occupied","channel":"c","channel":"a\u0062"}"#,
+    ] {
+        assert!(Event::from_json(twice).is_err(), "{twice}");
+    }
+}

@@ -317,6 +317,16 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    /// [`Scanner::value`], telling whether the value is a string holding an escape.
+    #[inline]
+    pub(super) fn value_noting_escapes(&mut self) -> Result<bool> {
+        if self.peek() == Some(b'"') {
+            self.string()
+        } else {
+            self.value().map(|()| false)
+        }
+    }
+
     /// Reads any value, of any depth, without recursion: open containers are bits on a stack.
     #[inline]
     pub(super) fn value(&mut self) -> Result<()> {

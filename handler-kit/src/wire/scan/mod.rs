@@ -76,6 +76,9 @@ pub(crate) struct EventSpans {
     pub(crate) not_object: bool,
     /// A field the event types read appears more than once.
     pub(crate) duplicate: Option<Field>,
+    /// Per [`Field`] (bit `field as usize`), whether its value is a string holding an escape:
+    /// the others are their own text between the quotes, with nothing to search or decode.
+    pub(crate) escaped: u8,
 }
 
 impl EventSpans {
@@ -85,6 +88,7 @@ impl EventSpans {
             fields: [Span::NONE; Field::COUNT],
             not_object: false,
             duplicate: None,
+            escaped: 0,
         }
     }
 }
@@ -107,6 +111,8 @@ pub(crate) struct HeaderSlot {
     pub(crate) count: u8,
     /// The value's span (with quotes when it is a string).
     pub(crate) value: Span,
+    /// The value is a string holding an escape.
+    pub(crate) escaped: bool,
 }
 
 /// `{"payload":…,"headers":…}` as found.
@@ -345,8 +351,14 @@ impl Key<'_> {
 /// there are any, so the common case borrows. `None` if `literal` is not a string. Lone
 /// surrogate escapes become U+FFFD (see [`js_json::decode_string_lossy`]).
 pub(crate) fn string_value(literal: &str) -> Option<Cow<'_, str>> {
+    string_value_scanned(literal, literal.contains('\\'))
+}
+
+/// [`string_value`] of a literal the reader already knows to hold an escape or not
+/// (`escaped`), so that it is not searched again.
+pub(crate) fn string_value_scanned(literal: &str, escaped: bool) -> Option<Cow<'_, str>> {
     let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
+    if escaped {
         js_json::decode_string_lossy(literal).ok().map(Cow::Owned)
     } else {
         Some(Cow::Borrowed(inner))
@@ -361,7 +373,7 @@ impl Scanner<'_> {
         use super::headers::{X_PUSHER_KEY, X_PUSHER_SIGNATURE};
         self.members(|s, name| {
             let start = s.pos;
-            s.value()?;
+            let escaped = s.value_noting_escapes()?;
             let slot = if name.eq_ignore_ascii_case(X_PUSHER_SIGNATURE) {
                 &mut *signature
             } else if name.eq_ignore_ascii_case(X_PUSHER_KEY) {
@@ -371,6 +383,7 @@ impl Scanner<'_> {
             };
             slot.count = slot.count.saturating_add(1).min(2);
             slot.value = Span::new(start, s.pos);
+            slot.escaped = escaped;
             Ok(())
         })
     }
@@ -476,13 +489,19 @@ impl Scanner<'_> {
     fn event_fields(&mut self, event: &mut EventSpans) -> Result<()> {
         self.members(|s, name| {
             let start = s.pos;
-            s.value()?;
+            let escaped = s.value_noting_escapes()?;
             if let Some(field) = name.field() {
                 let slot = &mut event.fields[field as usize];
                 if slot.is_some() {
                     event.duplicate.get_or_insert(field);
                 }
                 *slot = Span::new(start, s.pos);
+                let bit = 1u8 << field as u8;
+                event.escaped = if escaped {
+                    event.escaped | bit
+                } else {
+                    event.escaped & !bit
+                };
             }
             Ok(())
         })

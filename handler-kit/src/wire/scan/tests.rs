@@ -201,3 +201,19 @@ fn deep_objects_and_arrays_close_as_they_opened() {
         assert!(event(&format!("{open}1{wrong}")).is_err(), "swap at {swap}");
     }
 }
+
+/// The two headers the verifier reads are decoded only when they hold an escape, and read
+/// alike either way; other headers are found by any case of their name.
+#[test]
+fn escaped_and_plain_header_values_read_as_their_text() {
+    use crate::wire::Envelope;
+    let body = br#"{"payload":{"time_ms":1,"events":[]},"headers":{"X-Pusher-Key":"app\u0031key","x-pusher-signature":"ab","User-Agent":"a\"b","Accept":"json"}}"#;
+    let envelope = Envelope::parse(body).expect("an envelope");
+    let headers = envelope.headers();
+    let get = |name: &str| headers.get(name).expect(name).map(|v| v.into_owned());
+    assert_eq!(get("X-Pusher-Key").as_deref(), Some("app1key"));
+    assert_eq!(get("X-Pusher-Signature").as_deref(), Some("ab"));
+    assert_eq!(get("user-agent").as_deref(), Some("a\"b"));
+    assert_eq!(get("ACCEPT").as_deref(), Some("json"));
+    assert_eq!(get("Content-Type"), None);
+}
