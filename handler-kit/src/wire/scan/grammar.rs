@@ -173,8 +173,9 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    // Inlined: returned through memory, the key was read back before its halves were written
-    // (a store-forwarding stall that cost more than the rest of reading the key).
+    // Inlined: returned through memory, the key was read back with one wide load over the two
+    // narrower stores that had just written it (a store-forwarding stall, which cost more than
+    // the rest of reading the key).
     #[inline(always)]
     pub(super) fn key(&mut self) -> Result<Key<'t>> {
         if self.peek() != Some(b'"') {
