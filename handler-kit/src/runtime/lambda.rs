@@ -16,6 +16,7 @@ use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime};
 use serde::de::IgnoredAny;
 
 use super::InvocationResponse;
+use super::logging::init_tracing;
 use crate::error::Error;
 use crate::router::{Invocation, Webhooks};
 
@@ -83,9 +84,10 @@ impl tower::Service<LambdaEvent<IgnoredAny>> for FromTakenBody {
 
 /// Starts the Lambda runtime with `webhooks` and serves invocations until the process ends.
 ///
-/// Unless a `tracing` subscriber is already installed, this installs Lambda's default one,
-/// which follows the function's log settings (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines,
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level).
+/// Unless a `tracing` subscriber is already installed, this installs the kit's Lambda log
+/// ([`init_tracing`](crate::init_tracing)), which follows the function's log settings
+/// (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines, `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the
+/// level).
 ///
 /// A successful invocation returns the [`Summary`](crate::Summary); a rejected or failed one
 /// returns a function error whose `errorType` is the stable [`ErrorKind`](crate::ErrorKind)
@@ -108,12 +110,4 @@ pub async fn run(webhooks: Webhooks) -> Result<(), Error> {
         .run()
         .await
         .map_err(Error::Runtime)
-}
-
-/// Installs Lambda's default `tracing` subscriber unless one is already set. [`run`] calls it;
-/// call it yourself to log before `run`.
-pub fn init_tracing() {
-    if !tracing::dispatcher::has_been_set() {
-        lambda_runtime::tracing::init_default_subscriber();
-    }
 }

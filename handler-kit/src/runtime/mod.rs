@@ -8,7 +8,9 @@
 //! - `http.rs` (feature `http`): an HTTP request answered (method, size, verification, status),
 //!   from a Lambda event or as the `tower::Service<http::Request<B>>`;
 //! - `lambda.rs` (feature `runtime`): [`run`](crate::run), the Lambda runtime with each body
-//!   taken before lambda_runtime would parse it.
+//!   taken before lambda_runtime would parse it;
+//! - `logging.rs` (feature `runtime`): [`init_tracing`](crate::init_tracing), the function's
+//!   log as Lambda's log settings ask for it.
 //!
 //! Without the `runtime` feature this module knows one transport, soketi's envelope.
 
@@ -16,9 +18,13 @@
 mod http;
 #[cfg(feature = "runtime")]
 mod lambda;
+#[cfg(feature = "runtime")]
+mod logging;
 
 #[cfg(feature = "runtime")]
-pub use lambda::{init_tracing, run};
+pub use lambda::run;
+#[cfg(feature = "runtime")]
+pub use logging::init_tracing;
 use serde::Serialize;
 
 use crate::error::Error;
