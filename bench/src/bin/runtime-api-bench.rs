@@ -7,10 +7,14 @@
 //! - **per invocation**: from receiving one response to receiving the next, i.e. the whole loop
 //!   of the function's runtime (acknowledged response, `GET …/invocation/next`, the handler, the
 //!   response `POST`), for every invocation but the first;
+//! - **CPU per invocation**: the CPU time the process's threads used (`/proc/PID/task/*/schedstat`)
+//!   from its first response to its last, divided by the invocations in between: what the
+//!   function itself costs per warm invocation, which the per-invocation wall time (two processes
+//!   waking each other on a shared machine) blurs by tens of microseconds;
 //! - **peak RSS**: the process's `VmHWM` after its last response.
 //!
-//! It prints one JSON object: medians over the runs for the cold start and peak RSS, the median
-//! and 99th percentile of all per-invocation times. A response the function reports as an error
+//! It prints one JSON object: medians over the runs for the cold start, CPU per invocation and
+//! peak RSS, the median and 99th percentile of all per-invocation times. A response the function reports as an error
 //! (`…/error`) fails the benchmark, with the error. The function's own environment (secret, log
 //! level) is the caller's.
 //!
@@ -80,6 +84,8 @@ struct Api {
 struct Run {
     cold_start: Duration,
     cycles: Vec<Duration>,
+    /// CPU time per warm invocation (zero when /proc could not be read).
+    cpu_per_invocation: Duration,
     peak_rss: u64,
     last_answer: Bytes,
 }
@@ -125,9 +131,11 @@ async fn bench(args: &Args, event: Bytes) -> Result<serde_json::Value, String> {
     }
     let mut cold: Vec<Duration> = runs.iter().map(|r| r.cold_start).collect();
     let mut rss: Vec<u64> = runs.iter().map(|r| r.peak_rss).collect();
+    let mut cpu: Vec<Duration> = runs.iter().map(|r| r.cpu_per_invocation).collect();
     let mut cycles: Vec<Duration> = runs.iter().flat_map(|r| r.cycles.iter().copied()).collect();
     cold.sort();
     rss.sort();
+    cpu.sort();
     cycles.sort();
     let last: serde_json::Value = runs
         .last()
@@ -137,6 +145,7 @@ async fn bench(args: &Args, event: Bytes) -> Result<serde_json::Value, String> {
         "cold_start_ms": round(cold[cold.len() / 2].as_secs_f64() * 1e3, 2),
         "invocation_median_us": round(percentile(&cycles, 50).as_secs_f64() * 1e6, 1),
         "invocation_p99_us": round(percentile(&cycles, 99).as_secs_f64() * 1e6, 1),
+        "cpu_per_invocation_us": round(cpu[cpu.len() / 2].as_secs_f64() * 1e6, 2),
         "peak_rss_mb": round(rss[rss.len() / 2] as f64 / 1e6, 2),
         "runs": args.runs,
         "invocations_per_run": args.invocations,
@@ -202,6 +211,7 @@ async fn one_run(args: &Args, event: Bytes) -> Result<Run, String> {
         let mut previous = spawned;
         let mut cycles = Vec::with_capacity(args.invocations as usize);
         let mut last_answer = Bytes::new();
+        let mut cpu_after_first = Duration::ZERO;
         for i in 0..args.invocations {
             let request_id = format!("bench-{i}");
             events
@@ -227,15 +237,22 @@ async fn one_run(args: &Args, event: Bytes) -> Result<Run, String> {
             }
             if i == 0 {
                 cold_start = answer.at - spawned;
+                cpu_after_first = cpu_time(pid);
             } else {
                 cycles.push(answer.at - previous);
             }
             previous = answer.at;
             last_answer = answer.body;
         }
+        let warm = args.invocations.saturating_sub(1);
+        let cpu_per_invocation = match cpu_time(pid).checked_sub(cpu_after_first) {
+            Some(used) if warm > 0 && !cpu_after_first.is_zero() => used / warm,
+            _ => Duration::ZERO,
+        };
         Ok(Run {
             cold_start,
             cycles,
+            cpu_per_invocation,
             peak_rss: peak_rss(pid),
             last_answer,
         })
@@ -244,6 +261,20 @@ async fn one_run(args: &Args, event: Bytes) -> Result<Run, String> {
     let _ = child.kill().await;
     server.abort();
     result
+}
+
+/// The CPU time all the process's threads have used so far (the first field of each thread's
+/// `schedstat`, in nanoseconds); zero if it cannot be read.
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = threads
+        .filter_map(Result::ok)
+        .filter_map(|thread| std::fs::read_to_string(thread.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// The process's peak resident memory in bytes (`VmHWM`), 0 if it cannot be read.
