@@ -3,6 +3,7 @@
 //! instead of its `EnvFilter`. `EnvFilter` brings a regex engine along for span and field-value
 //! filters, a large part of a deployed bootstrap that a webhook function's log does not need.
 
+use std::io::Write as _;
 use std::str::FromStr;
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -55,7 +56,11 @@ fn log_filter(lambda_log_level: Option<&str>, rust_log: Option<&str>) -> Targets
         .filter(|directive| match Targets::from_str(directive) {
             Ok(_) => true,
             Err(error) => {
-                eprintln!("ignoring `{directive}` in RUST_LOG: {error}");
+                // Not eprintln!: a closed standard error must not panic the function.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ignoring `{directive}` in RUST_LOG: {error}"
+                );
                 false
             }
         })
