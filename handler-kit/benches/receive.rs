@@ -3,6 +3,9 @@
 //!
 //! - `floor`: HMAC-SHA256 of the payload bytes alone, key prepared — the work no receiver
 //!   can avoid;
+//! - `kit_read`: `Envelope::parse`, the kit's reader alone (the whole body checked as JSON
+//!   and UTF-8, the payload's span, the two headers and each event's fields found): what any
+//!   receiver must do besides the HMAC, so that the rest of `kit_handle` shows apart;
 //! - `kit_verify`: `Verifier::verify_lambda_body` and decoding every event;
 //! - `kit_handle`: `Webhooks::verify_and_receive` (the dispatcher, verification, dispatch) with
 //!   three no-op callbacks;
@@ -82,6 +85,14 @@ fn receive(c: &mut Criterion) {
         }
         group.bench_with_input(BenchmarkId::new("floor", case), &payload, |b, payload| {
             b.iter(|| secret.sign(black_box(payload)))
+        });
+        group.bench_with_input(BenchmarkId::new("kit_read", case), &body, |b, body| {
+            b.iter(|| {
+                Envelope::parse(black_box(body))
+                    .expect("envelope")
+                    .payload_json()
+                    .len()
+            })
         });
         group.bench_with_input(BenchmarkId::new("kit_verify", case), &body, |b, body| {
             b.iter(|| {
