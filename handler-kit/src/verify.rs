@@ -182,11 +182,9 @@ impl Verifier {
         key: Option<&str>,
         signature: Option<&str>,
     ) -> Result<Verified<'a>, Rejection> {
-        let checked = self.check_parts(
-            payload,
-            key.map(|key| Cow::Owned(key.to_owned())),
-            signature,
-        )?;
+        let checked = self
+            .check_parts(payload, key.map(Cow::Borrowed), signature)?
+            .into_owned();
         let (text, outline) = self.scan_payload(payload)?;
         self.accept(checked, text, Span::whole(text), outline)
     }
