@@ -81,61 +81,79 @@ fn log_filter(lambda_log_level: Option<&str>, rust_log: Option<&str>) -> Targets
 #[cfg(test)]
 mod tests {
     use tracing::Level;
+    use tracing_subscriber::filter::Targets;
 
     use super::log_filter;
 
+    /// The most verbose level `filter` lets through for `target` (`None`: nothing).
+    fn most_verbose(filter: &Targets, target: &str) -> Option<Level> {
+        [
+            Level::TRACE,
+            Level::DEBUG,
+            Level::INFO,
+            Level::WARN,
+            Level::ERROR,
+        ]
+        .into_iter()
+        .find(|level| filter.would_enable(target, level))
+    }
+
+    /// `log_filter(lambda_log_level, rust_log)`'s level for `target`.
+    fn level(
+        lambda_log_level: Option<&str>,
+        rust_log: Option<&str>,
+        target: &str,
+    ) -> Option<Level> {
+        most_verbose(&log_filter(lambda_log_level, rust_log), target)
+    }
+
     #[test]
     fn info_for_every_target_without_settings() {
-        let filter = log_filter(None, None);
-        assert!(filter.would_enable("example_function", &Level::INFO));
-        assert!(!filter.would_enable("example_function", &Level::DEBUG));
+        assert_eq!(level(None, None, "example_function"), Some(Level::INFO));
     }
 
     #[test]
     fn the_lambda_log_level_when_rust_log_has_no_directive() {
-        let filter = log_filter(Some("DEBUG"), None);
-        assert!(filter.would_enable("aws_config", &Level::DEBUG));
-        assert!(!filter.would_enable("aws_config", &Level::TRACE));
-
-        let filter = log_filter(Some("ERROR"), Some(""));
-        assert!(filter.would_enable("soketi_handler_kit", &Level::ERROR));
-        assert!(!filter.would_enable("soketi_handler_kit", &Level::WARN));
+        assert_eq!(level(Some("DEBUG"), None, "aws_config"), Some(Level::DEBUG));
+        assert_eq!(
+            level(Some("ERROR"), Some(""), "soketi_handler_kit"),
+            Some(Level::ERROR)
+        );
     }
 
     #[test]
     fn an_unknown_lambda_log_level_is_info() {
         // Lambda's FATAL has no tracing level; nor has a typo.
-        let filter = log_filter(Some("FATAL"), None);
-        assert!(filter.would_enable("x", &Level::INFO));
-        assert!(!filter.would_enable("x", &Level::DEBUG));
+        assert_eq!(level(Some("FATAL"), None, "x"), Some(Level::INFO));
     }
 
     #[test]
     fn rust_log_directives_per_target() {
-        let filter = log_filter(None, Some("warn,soketi_handler_kit=debug"));
-        assert!(filter.would_enable("soketi_handler_kit::router", &Level::DEBUG));
-        assert!(!filter.would_enable("soketi_handler_kit", &Level::TRACE));
-        assert!(filter.would_enable("hyper", &Level::WARN));
-        assert!(!filter.would_enable("hyper", &Level::INFO));
+        let rust_log = Some("warn,soketi_handler_kit=debug");
+        assert_eq!(
+            level(None, rust_log, "soketi_handler_kit::router"),
+            Some(Level::DEBUG)
+        );
+        assert_eq!(
+            level(None, rust_log, "soketi_handler_kit"),
+            Some(Level::DEBUG)
+        );
+        assert_eq!(level(None, rust_log, "hyper"), Some(Level::WARN));
     }
 
     #[test]
     fn rust_log_directives_win_over_the_lambda_log_level() {
         // As lambda_runtime's own subscriber: the level is only the default when RUST_LOG
         // gives no directive.
-        let filter = log_filter(Some("DEBUG"), Some("error"));
-        assert!(filter.would_enable("x", &Level::ERROR));
-        assert!(!filter.would_enable("x", &Level::WARN));
+        assert_eq!(level(Some("DEBUG"), Some("error"), "x"), Some(Level::ERROR));
     }
 
     #[test]
     fn unreadable_directives_are_left_out() {
-        let filter = log_filter(None, Some("a=loud,b[{x=1}]=debug"));
-        assert!(!filter.would_enable("a", &Level::DEBUG));
-        assert!(filter.would_enable("x", &Level::INFO));
-        assert!(!filter.would_enable("x", &Level::DEBUG));
-
-        let filter = log_filter(None, Some("a=loud,debug"));
-        assert!(filter.would_enable("x", &Level::DEBUG));
+        let rust_log = Some("a=loud,b[{x=1}]=debug");
+        assert_eq!(level(None, rust_log, "a"), Some(Level::INFO));
+        assert_eq!(level(None, rust_log, "b"), Some(Level::INFO));
+        assert_eq!(level(None, rust_log, "x"), Some(Level::INFO));
+        assert_eq!(level(None, Some("a=loud,debug"), "x"), Some(Level::DEBUG));
     }
 }
