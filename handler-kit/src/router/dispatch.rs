@@ -69,8 +69,8 @@ impl Webhooks {
             (*verified.signature(), payload.job_events(), None);
         let mut failures = Vec::new();
         for (index, located) in payload.located().enumerate() {
-            let at = At {
-                shared: &shared,
+            let cx = Context {
+                shared: Arc::clone(&shared),
                 index,
             };
             let (name, outcome) = match located.identify() {
@@ -85,7 +85,7 @@ impl Webhooks {
                         .run_event(
                             &located,
                             &name,
-                            at,
+                            &cx,
                             #[cfg(feature = "idempotency")]
                             once,
                         )
@@ -105,7 +105,6 @@ impl Webhooks {
                 Outcome::Ignored => summary.ignored += 1,
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::Failed(causes) => {
-                    let cx = at.context();
                     for cause in causes {
                         let failure = EventFailure {
                             index,
@@ -141,7 +140,7 @@ impl Webhooks {
         &self,
         located: &Located<'_>,
         name: &Name<'_>,
-        at: At<'_>,
+        cx: &Context,
         #[cfg(feature = "idempotency")] once: Once<'_>,
     ) -> Outcome {
         let callbacks = &self.callbacks;
@@ -155,7 +154,7 @@ impl Webhooks {
             if let Name::Unknown(name) = name {
                 tracing::warn!(
                     event = %Untrusted(name),
-                    index = at.index,
+                    index = cx.index,
                     "unknown webhook event not handled: register on_unknown or on_any to handle it"
                 );
             }
@@ -167,22 +166,19 @@ impl Webhooks {
         };
         #[cfg(feature = "idempotency")]
         if let Some(store) = &callbacks.idempotency.store {
-            return self
-                .run_once(store.as_ref(), event, slot, &at.context(), once)
-                .await;
+            return self.run_once(store.as_ref(), event, slot, cx, once).await;
         }
         if let ([], [callback]) | ([callback], []) = (&callbacks.any[..], &typed[..]) {
-            // The usual case, one callback: it takes the event and its context themselves,
-            // before anything waits (so neither is kept in this future's state, nor moved
-            // through another's, nor the context's count of owners changed twice more).
+            // The usual case, one callback: it takes the event itself, before anything waits
+            // (so the event is not kept in this future's state, nor moved through another's).
             let mut causes = Vec::new();
-            settle(start(callback, event, at.context()).await, &mut causes);
+            settle(start(callback, event, cx).await, &mut causes);
             return match causes.is_empty() {
                 true => Outcome::Handled,
                 false => Outcome::Failed(causes),
             };
         }
-        self.run_callbacks(event, slot, &at.context()).await
+        self.run_callbacks(event, slot, cx).await
     }
 
     /// [`Webhooks::run_callbacks`] at most once per (namespace, signature, index), as the
@@ -281,7 +277,7 @@ impl Webhooks {
                 event.clone()
             };
             let Some(this) = this else { break };
-            settle(start(callback, this, cx.clone()).await, &mut causes);
+            settle(start(callback, this, cx).await, &mut causes);
         }
         if causes.is_empty() {
             Outcome::Handled
@@ -305,26 +301,8 @@ impl Webhooks {
 }
 
 /// Calls `callback`: its future, or its panic when the call itself panicked.
-fn start(callback: &Callback, event: Event, cx: Context) -> CatchPanic {
-    CatchPanic(catch_unwind(AssertUnwindSafe(|| callback(event, cx))).map_err(Some))
-}
-
-/// Which event of the payload is being dispatched. Its [`Context`] is made only when something
-/// takes one (a callback, the error hook): the events nobody listens to cost no change to the
-/// shared context's count of owners.
-#[derive(Clone, Copy)]
-struct At<'s> {
-    shared: &'s Arc<SharedContext>,
-    index: usize,
-}
-
-impl At<'_> {
-    fn context(self) -> Context {
-        Context {
-            shared: Arc::clone(self.shared),
-            index: self.index,
-        }
-    }
+fn start(callback: &Callback, event: Event, cx: &Context) -> CatchPanic {
+    CatchPanic(catch_unwind(AssertUnwindSafe(|| callback(event, cx.clone()))).map_err(Some))
 }
 
 /// Notes a callback's error or panic in `causes`.
