@@ -15,6 +15,34 @@ use crate::tools::{cargo_lambda, free_tcp_port, repo_root, run_dir};
 /// recorded soketi vectors.
 pub const APPS: [(&str, &str); 2] = [("app1key", "app1secret"), ("app2key", "app2secret")];
 
+/// On Linux, the target `cargo lambda build` (and so `sam build`) names explicitly for this
+/// machine. The function is built for it here too, into the same folder of `target/`: with
+/// `SAM_BUILD_MODE=debug`, the deploy check's `sam build` then finds it compiled (scripts/test).
+/// Elsewhere the Lambda target is another system's, and watch builds for the host.
+fn lambda_target() -> Option<String> {
+    cfg!(target_os = "linux").then(|| format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+}
+
+/// The variables `cargo test` sets for this test binary (its package's name, folder,
+/// version...). Left in watch's environment, they reach the cargo that builds the function, and
+/// build scripts that watch them (ring's does) would run again, with everything above them, in
+/// the next build without them: `sam build` in the deploy check.
+fn set_by_cargo_test(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
+
 /// Cold compile of the function on 2 cores, possibly while other builds run.
 const READY_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -69,8 +97,11 @@ impl Watch {
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("CARGO_TERM_COLOR", "never")
             .env("NO_COLOR", "1");
+        if let Some(target) = lambda_target() {
+            command.env("CARGO_BUILD_TARGET", target);
+        }
         for (key, _) in std::env::vars() {
-            if key.starts_with("SOKETI_") {
+            if key.starts_with("SOKETI_") || set_by_cargo_test(&key) {
                 command.env_remove(key);
             }
         }
